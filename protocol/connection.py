@@ -1,0 +1,251 @@
+"""``Connection``: one end of one client-room connection, with no I/O (sans-I/O).
+
+Drive it like the ``websockets`` library's protocol objects::
+
+    conn = Connection(Side.SERVER)
+    conn.receive_data(message_bytes)        # bytes from the socket (or a JSON text message)
+    for event in conn.events_received():    # messages, then ConnectionClosed
+        ...
+    conn.send(Welcome(...))                 # or a send_* shortcut
+    for outgoing in conn.data_to_send():    # one WebSocket message each
+        ...
+    if conn.close_to_send: ...              # (code, reason) the transport must close with
+
+Owns: framing for one connection (via ``protocol.codec``), enforcement of the transition table
+in ``protocol.state``, the protocol-version check, and the close handshake bookkeeping.
+
+Must never: await, touch sockets, or know about rooms, ticks or game state. The server's
+transport adapter, the Python client and the headless simulations all use this same class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.codec import (
+    CLIENT_MAX_SIZE,
+    DEFAULT_MAX_SIZE,
+    FrameDecoder,
+    StateFrame,
+    decode_json,
+    encode,
+    encode_json,
+)
+from protocol.codes import (
+    PROTOCOL_VERSION,
+    SUBPROTOCOL_JSON,
+    SUBPROTOCOL_MSGPACK,
+    SUBPROTOCOLS,
+    CloseCode,
+    MessageType,
+)
+from protocol.errors import FrameError, LocalProtocolError, RemoteProtocolError
+from protocol.messages import (
+    Ack,
+    AppMessage,
+    Error,
+    Input,
+    Join,
+    Leave,
+    Message,
+    Ping,
+    PlainValue,
+    Pong,
+    Reconnect,
+    Request,
+    Response,
+    Welcome,
+)
+from protocol.state import ConnectionState, Side, next_state
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The connection is closed; ``by_peer`` tells who closed it. Always the last event."""
+
+    code: int
+    reason: str
+    by_peer: bool
+
+
+Event = Message | ConnectionClosed
+
+
+class Connection:
+    """One end of a connection. See the module docstring for how to drive it."""
+
+    def __init__(
+        self,
+        side: Side,
+        *,
+        subprotocol: str = SUBPROTOCOL_MSGPACK,
+        max_size: int | None = None,
+    ) -> None:
+        if subprotocol not in SUBPROTOCOLS:
+            raise LocalProtocolError(f"unknown subprotocol {subprotocol!r}")
+        self.side = side
+        self.subprotocol = subprotocol
+        self.is_json = subprotocol == SUBPROTOCOL_JSON
+        self.max_size = max_size or (DEFAULT_MAX_SIZE if side is Side.SERVER else CLIENT_MAX_SIZE)
+        self.state = ConnectionState.CONNECTING
+        self.close_to_send: tuple[int, str] | None = None
+        """Set when this end closed: the transport must close the socket with this code."""
+        self.close_code: int | None = None
+        self._decoder = FrameDecoder(self.max_size)
+        self._events: list[Event] = []
+        self._outgoing: list[bytes | str] = []
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | str) -> None:
+        """Feed one WebSocket message (bytes, or str on the JSON subprotocol) from the peer.
+
+        Raises RemoteProtocolError (a FrameError for bad bytes) when the peer broke the
+        protocol: the connection is then closed, ``close_to_send`` holds the code to close the
+        socket with, and messages decoded before the bad frame are still in ``events_received``.
+        Data arriving after the connection closed is ignored.
+        """
+        if self.state is ConnectionState.CLOSED:
+            return
+        try:
+            if self.is_json:
+                if not isinstance(data, str):
+                    raise FrameError("binary frames need the msgpack subprotocol")
+                messages = [decode_json(data, self.max_size)]
+            else:
+                if not isinstance(data, bytes | bytearray | memoryview):
+                    raise FrameError("text frames need the json subprotocol")
+                self._decoder.feed(data)
+                messages = self._decoder.messages()
+            for message in messages:
+                self._receive(message)
+        except RemoteProtocolError as exc:
+            self._events.extend(self._decoder.messages())
+            self._fail(exc)
+            raise
+
+    def _receive(self, message: Message) -> None:
+        peer = self.side.peer
+        target = next_state(self.state, peer, message.TYPE)
+        if target is None:
+            raise RemoteProtocolError(
+                f"{message.NAME} from the {peer.value} is not allowed while {self.state.value}"
+            )
+        if isinstance(message, Join | Reconnect | Welcome) and message.version != PROTOCOL_VERSION:
+            raise RemoteProtocolError(
+                f"unsupported protocol version {message.version}", CloseCode.UNSUPPORTED_VERSION
+            )
+        self.state = target
+        self._events.append(message)
+
+    def _fail(self, exc: RemoteProtocolError) -> None:
+        if self.state is not ConnectionState.CLOSED:
+            self.close(exc.close_code, exc.message)
+
+    def receive_close(self, code: int, reason: str = "") -> None:
+        """The socket closed (by the peer, or dropped: use 1006). Adds ConnectionClosed."""
+        if self.state is ConnectionState.CLOSED:
+            return
+        self.state = ConnectionState.CLOSED
+        self.close_code = code
+        self._events.append(ConnectionClosed(code, reason, by_peer=True))
+
+    def events_received(self) -> list[Event]:
+        """Events since the last call, in order. Handle every one."""
+        events, self._events = self._events, []
+        return events
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _advance(self, message_type: MessageType, name: str) -> None:
+        target = next_state(self.state, self.side, message_type)
+        if target is None:
+            raise LocalProtocolError(
+                f"the {self.side.value} cannot send {name} while {self.state.value}"
+            )
+        self.state = target
+
+    def send(self, message: Message) -> None:
+        """Queue ``message``; take the bytes with ``data_to_send()``. LocalProtocolError if the
+        current state forbids it."""
+        self._advance(message.TYPE, message.NAME)
+        self._outgoing.append(encode_json(message) if self.is_json else encode(message))
+
+    def send_state(self, frame: StateFrame, last_seq: int) -> None:
+        """Queue a shared FULL_STATE or PATCH frame for this member (no re-encoding in msgpack)."""
+        message_type = frame.message_type
+        self._advance(message_type, message_type.name.lower())
+        if self.is_json:
+            self._outgoing.append(encode_json(frame.to_message(last_seq)))
+        else:
+            self._outgoing.append(frame.for_member(last_seq))
+
+    def data_to_send(self) -> list[bytes | str]:
+        """Frames queued since the last call: send each as one WebSocket message, in order."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close from this end. The transport must then close the socket with
+        ``close_to_send``. Closing a closed connection does nothing."""
+        if self.state is ConnectionState.CLOSED:
+            return
+        self.state = ConnectionState.CLOSED
+        self.close_code = code
+        self.close_to_send = (code, reason)
+        self._events.append(ConnectionClosed(code, reason, by_peer=False))
+
+    # -- shortcuts, client side ----------------------------------------------------------------
+
+    def send_join(self, token: str) -> None:
+        """Redeem a seat token (first frame of a new session)."""
+        self.send(Join(PROTOCOL_VERSION, token))
+
+    def send_reconnect(self, token: str, last_tick: int = -1) -> None:
+        """Resume a session with its reconnect token and the last state tick applied."""
+        self.send(Reconnect(PROTOCOL_VERSION, token, last_tick))
+
+    def send_input(self, seq: int, payload: PlainValue) -> None:
+        """Send input number ``seq`` (1, 2, 3, ...)."""
+        self.send(Input(seq, payload))
+
+    def send_ack(self, tick: int) -> None:
+        """Acknowledge the last state tick applied."""
+        self.send(Ack(tick))
+
+    def send_request(self, request_id: int, kind: str | int, payload: PlainValue) -> None:
+        """Send a request; the answer is a Response with the same id."""
+        self.send(Request(request_id, kind, payload))
+
+    def send_leave(self) -> None:
+        """Leave on purpose; then close with CloseCode.CONSENTED once the server has closed."""
+        self.send(Leave())
+
+    # -- shortcuts, both sides -----------------------------------------------------------------
+
+    def send_message(self, kind: str | int, payload: PlainValue = None) -> None:
+        """Send an application message."""
+        self.send(AppMessage(kind, payload))
+
+    def send_ping(self, time_ms: float) -> None:
+        """Ask for a Pong; ``time_ms`` is this side's clock."""
+        self.send(Ping(time_ms))
+
+    def send_pong(self, ping: Ping, time_ms: float) -> None:
+        """Answer ``ping``; ``time_ms`` is this side's clock."""
+        self.send(Pong(ping.time, time_ms))
+
+    # -- shortcuts, server side ----------------------------------------------------------------
+
+    def send_welcome(self, **fields: Any) -> None:
+        """Accept the join: the fields of ``Welcome`` except ``version``."""
+        self.send(Welcome(version=PROTOCOL_VERSION, **fields))
+
+    def send_response(self, request_id: int, code: int, payload: PlainValue) -> None:
+        """Answer a request: code 0 and a result, or an ErrorCode and a message."""
+        self.send(Response(request_id, code, payload))
+
+    def send_error(self, code: int, message: str) -> None:
+        """Refuse something the client sent, keeping the connection open."""
+        self.send(Error(code, message))
