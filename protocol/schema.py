@@ -1,0 +1,214 @@
+"""Declared precision for numeric fields of room state.
+
+A room declares, by path pattern, how some numbers travel::
+
+    Schema({"players.*.x": Quantized(1 / 16), "players.*.y": Quantized(1 / 16),
+            "npcs.*.angle": Float32()})
+
+``*`` matches any map key or list index; other parts match one map key exactly. A quantised
+field is stored in the state already rounded to a multiple of ``step`` and travels as the integer
+``round(value / step)``; a float32 field is stored rounded to the nearest float32 and travels as
+a msgpack float32. Both ends apply the same rounding, so their states (and state hashes) stay
+identical. Powers of two (1/16, 1/256) are the best steps: multiples of them are exact floats.
+
+Owns: patterns, their compiled trie (``SchemaNode``), the two precisions, and the schema's wire
+form (sent in WELCOME). Must never: know about trackers, connections or I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.codes import PrecisionKind
+from protocol.errors import PatchError, StateError
+
+_F32 = struct.Struct(">f")
+_F32_FRAME = struct.Struct(">Bf")
+MAX_QUANTIZED = 2**53 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Quantized:
+    """A number stored as a multiple of ``step`` and sent as that multiple's integer count."""
+
+    step: float
+
+    def __post_init__(self) -> None:
+        if not (type(self.step) in (int, float) and math.isfinite(self.step) and self.step > 0):
+            raise StateError("step must be a positive finite number")
+
+    def normalize(self, value: float) -> float:
+        """``value`` rounded to the nearest multiple of ``step``."""
+        return self.to_wire(value) * self.step
+
+    def to_wire(self, value: float) -> int:
+        """The integer that travels for ``value``."""
+        count = round(value / self.step)
+        if not -MAX_QUANTIZED <= count <= MAX_QUANTIZED:
+            raise StateError("value out of range for its quantised step")
+        return count
+
+    def from_wire(self, value: object) -> float:
+        """The number a received integer stands for; PatchError for anything else."""
+        if type(value) is not int:
+            raise PatchError("a quantised field must travel as an integer")
+        return value * self.step
+
+    def wire(self) -> list[Any]:
+        """``[kind, step]`` as sent in the schema."""
+        return [int(PrecisionKind.QUANTIZED), self.step]
+
+
+@dataclass(frozen=True, slots=True)
+class Float32:
+    """A number stored rounded to the nearest float32 and sent as a msgpack float32."""
+
+    def normalize(self, value: float) -> float:
+        """``value`` rounded to the nearest float32."""
+        try:
+            rounded: float = _F32.unpack(_F32.pack(value))[0]
+        except OverflowError:
+            raise StateError("value out of range for float32") from None
+        return rounded
+
+    def to_wire(self, value: float) -> float:
+        """Float32 values travel as themselves (the encoder writes 4 bytes)."""
+        return value
+
+    def from_wire(self, value: object) -> float:
+        """The number received; PatchError for a non-number."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise PatchError("a float32 field must travel as a number")
+        return float(value)
+
+    def wire(self) -> list[Any]:
+        """``[kind, null]`` as sent in the schema."""
+        return [int(PrecisionKind.FLOAT32), None]
+
+
+Precision = Quantized | Float32
+
+
+def pack_float32(value: float) -> bytes:
+    """The 5-byte msgpack float32 encoding of ``value``."""
+    return _F32_FRAME.pack(0xCA, value)
+
+
+class SchemaNode:
+    """One level of the compiled pattern trie.
+
+    ``child(key)`` gives the node for a child key (exact match first, then ``*``);
+    ``precision(key)`` the precision declared for that child, if any. ``has_float32`` is true
+    when some field at or below this node is a Float32 (encoders then write bytes themselves).
+    """
+
+    __slots__ = ("children", "has_float32", "precisions", "wildcard", "wildcard_precision")
+
+    def __init__(self) -> None:
+        self.children: dict[str, SchemaNode] = {}
+        self.wildcard: SchemaNode | None = None
+        self.precisions: dict[str, Precision] = {}
+        self.wildcard_precision: Precision | None = None
+        self.has_float32 = False
+
+    def child(self, key: object) -> SchemaNode | None:
+        """The node for ``key``'s subtree, or None when nothing is declared below it."""
+        node = self.children.get(key) if type(key) is str else None
+        return node if node is not None else self.wildcard
+
+    def precision(self, key: object) -> Precision | None:
+        """The precision declared for the value at ``key``, or None."""
+        found = self.precisions.get(key) if type(key) is str else None
+        return found if found is not None else self.wildcard_precision
+
+
+def _parse_pattern(pattern: str | tuple[str | None, ...]) -> tuple[str | None, ...]:
+    parts: tuple[str | None, ...]
+    if isinstance(pattern, str):
+        parts = tuple(None if part == "*" else part for part in pattern.split("."))
+    else:
+        parts = tuple(pattern)
+    if not parts or any(part is not None and (type(part) is not str or not part) for part in parts):
+        raise StateError(f"bad schema pattern {pattern!r}")
+    return parts
+
+
+class Schema:
+    """Precision declarations for a room's state. Build once per room class; share freely."""
+
+    __slots__ = ("fields", "root")
+
+    def __init__(
+        self, fields: Mapping[str | tuple[str | None, ...], Precision] | None = None
+    ) -> None:
+        self.fields: dict[tuple[str | None, ...], Precision] = {}
+        self.root = SchemaNode()
+        for pattern, precision in (fields or {}).items():
+            if not isinstance(precision, Quantized | Float32):
+                raise StateError(f"precision for {pattern!r} must be Quantized or Float32")
+            self._add(_parse_pattern(pattern), precision)
+
+    def _add(self, parts: tuple[str | None, ...], precision: Precision) -> None:
+        self.fields[parts] = precision
+        node = self.root
+        for part in parts[:-1]:
+            if isinstance(precision, Float32):
+                node.has_float32 = True
+            if part is None:
+                node.wildcard = node.wildcard or SchemaNode()
+                node = node.wildcard
+            else:
+                node = node.children.setdefault(part, SchemaNode())
+        if isinstance(precision, Float32):
+            node.has_float32 = True
+        last = parts[-1]
+        if last is None:
+            node.wildcard_precision = precision
+        else:
+            node.precisions[last] = precision
+
+    def wire(self) -> list[Any]:
+        """The schema as sent in WELCOME: ``[[path, kind, step_or_null], ...]``; ``null`` in a
+        path is the ``*`` wildcard."""
+        return [[list(parts), *precision.wire()] for parts, precision in self.fields.items()]
+
+    @classmethod
+    def from_wire(cls, value: object) -> Schema:
+        """The schema a WELCOME carried; PatchError when it is malformed."""
+        if type(value) is not list:
+            raise PatchError("schema must be a list")
+        fields: dict[str | tuple[str | None, ...], Precision] = {}
+        for item in value:
+            if type(item) is not list or len(item) != 3 or type(item[0]) is not list:
+                raise PatchError("schema entries are [path, kind, step]")
+            path, kind, step = item
+            try:
+                parts = _parse_pattern(tuple(path))
+                if kind == PrecisionKind.QUANTIZED:
+                    fields[parts] = Quantized(step)
+                elif kind == PrecisionKind.FLOAT32:
+                    fields[parts] = Float32()
+                else:
+                    raise PatchError(f"unknown precision kind {kind!r}")
+            except StateError as exc:
+                raise PatchError(str(exc)) from None
+        return cls(fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self.fields == other.fields
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.fields.items()))
+
+    def __repr__(self) -> str:
+        return f"Schema({self.fields!r})"
+
+
+def iter_patterns(schema: Schema) -> Iterable[str]:
+    """Human-readable patterns (``players.*.x``), for docs and error messages."""
+    for parts in schema.fields:
+        yield ".".join("*" if part is None else part for part in parts)
