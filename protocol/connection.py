@@ -71,6 +71,17 @@ class ConnectionClosed:
 
 Event = Message | ConnectionClosed
 
+MAX_CLOSE_REASON = 123
+"""Bytes of UTF-8 a WebSocket close reason may hold (RFC 6455, section 5.5: 125 minus the code)."""
+
+
+def _close_reason(reason: str) -> str:
+    """``reason`` cut to fit a close frame; error messages may quote what the peer sent."""
+    data = reason.encode(errors="replace")
+    if len(data) <= MAX_CLOSE_REASON:
+        return reason
+    return data[:MAX_CLOSE_REASON].decode(errors="ignore")
+
 
 class Connection:
     """One end of a connection. See the module docstring for how to drive it."""
@@ -112,18 +123,27 @@ class Connection:
             if self.is_json:
                 if not isinstance(data, str):
                     raise FrameError("binary frames need the msgpack subprotocol")
-                messages = [decode_json(data, self.max_size)]
+                self._receive(decode_json(data, self.max_size))
             else:
                 if not isinstance(data, bytes | bytearray | memoryview):
                     raise FrameError("text frames need the json subprotocol")
-                self._decoder.feed(data)
-                messages = self._decoder.messages()
-            for message in messages:
-                self._receive(message)
+                self._receive_binary(data)
         except RemoteProtocolError as exc:
-            self._events.extend(self._decoder.messages())
             self._fail(exc)
             raise
+
+    def _receive_binary(self, data: bytes) -> None:
+        # Frames decoded before a bad frame pass through the transition table like any other:
+        # the first violation in stream order is the one reported.
+        error: FrameError | None = None
+        try:
+            self._decoder.feed(data)
+        except FrameError as exc:
+            error = exc
+        for message in self._decoder.messages():
+            self._receive(message)
+        if error is not None:
+            raise error
 
     def _receive(self, message: Message) -> None:
         peer = self.side.peer
@@ -140,8 +160,7 @@ class Connection:
         self._events.append(message)
 
     def _fail(self, exc: RemoteProtocolError) -> None:
-        if self.state is not ConnectionState.CLOSED:
-            self.close(exc.close_code, exc.message)
+        self.close(exc.close_code, exc.message)  # close() does nothing once closed
 
     def receive_close(self, code: int, reason: str = "") -> None:
         """The socket closed (by the peer, or dropped: use 1006). Adds ConnectionClosed."""
@@ -158,28 +177,39 @@ class Connection:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def _advance(self, message_type: MessageType, name: str) -> None:
+    def _next(self, message_type: MessageType, name: str) -> ConnectionState:
         target = next_state(self.state, self.side, message_type)
         if target is None:
             raise LocalProtocolError(
                 f"the {self.side.value} cannot send {name} while {self.state.value}"
             )
+        return target
+
+    def _queue(self, target: ConnectionState, data: bytes | str) -> None:
+        # The state moves only once the frame is encoded: a frame that fails to encode is not sent.
         self.state = target
+        self._outgoing.append(data)
 
     def send(self, message: Message) -> None:
         """Queue ``message``; take the bytes with ``data_to_send()``. LocalProtocolError if the
         current state forbids it."""
-        self._advance(message.TYPE, message.NAME)
-        self._outgoing.append(encode_json(message) if self.is_json else encode(message))
+        target = self._next(message.TYPE, message.NAME)
+        self._queue(target, encode_json(message) if self.is_json else encode(message))
+
+    def send_shared(self, message: Message, frame: bytes) -> None:
+        """Queue ``message`` whose binary frame ``frame`` was encoded once for many members
+        (``encode(message)``); JSON connections encode their own text frame."""
+        target = self._next(message.TYPE, message.NAME)
+        self._queue(target, encode_json(message) if self.is_json else frame)
 
     def send_state(self, frame: StateFrame, last_seq: int) -> None:
         """Queue a shared FULL_STATE or PATCH frame for this member (no re-encoding in msgpack)."""
         message_type = frame.message_type
-        self._advance(message_type, message_type.name.lower())
+        target = self._next(message_type, message_type.name.lower())
         if self.is_json:
-            self._outgoing.append(encode_json(frame.to_message(last_seq)))
+            self._queue(target, encode_json(frame.to_message(last_seq)))
         else:
-            self._outgoing.append(frame.for_member(last_seq))
+            self._queue(target, frame.for_member(last_seq))
 
     def data_to_send(self) -> list[bytes | str]:
         """Frames queued since the last call: send each as one WebSocket message, in order."""
@@ -191,6 +221,7 @@ class Connection:
         ``close_to_send``. Closing a closed connection does nothing."""
         if self.state is ConnectionState.CLOSED:
             return
+        reason = _close_reason(reason)
         self.state = ConnectionState.CLOSED
         self.close_code = code
         self.close_to_send = (code, reason)

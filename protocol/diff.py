@@ -88,37 +88,44 @@ class _Tracked:
 
     def _dirty_node(self) -> DirtyNode | None:
         """This container's node in the current dirty tree (created on demand), or None when it
-        is detached or an ancestor is already marked for whole resending."""
+        is detached or will travel whole anyway."""
         tracker = self._tracker
         if tracker is None:
             return None
-        if self._dgen == tracker.gen:
-            return self._dnode
-        parent = self._parent
-        node: DirtyNode | None
-        if parent is None:
-            node = tracker._dirty
-        else:
-            pnode = parent._dirty_node()
-            node = None
-            if pnode is not None:
-                slots: dict[Any, Any] = pnode.items if isinstance(pnode, _ListDirty) else pnode
-                found = slots.get(self._key)
-                if found is True:
-                    node = None
-                elif found is None:
-                    node = slots[self._key] = {} if type(self) is TrackedMap else _ListDirty()
-                else:
-                    node = found
-        self._dnode = node
-        self._dgen = tracker.gen
-        return node
+        if self._dgen != tracker.gen:
+            parent = self._parent
+            self._dnode = (
+                tracker._dirty
+                if parent is None
+                else _child_node(parent._dirty_node(), self._key, type(self) is TrackedMap)
+            )
+            self._dgen = tracker.gen
+        return self._dnode
 
     def _mark_replaced(self) -> None:
         """Resend this whole container (after a structural change a delta cannot express)."""
         parent = self._parent
         if parent is not None and self._tracker is not None:
             parent._mark(self._key)  # type: ignore[arg-type]
+            self._dgen = -1  # the cached node is now an orphan: look again (finds None)
+
+
+def _child_node(pnode: DirtyNode | None, key: Any, is_map: bool) -> DirtyNode | None:
+    """The dirty node for ``key`` under ``pnode``, created on demand; None when that child travels
+    whole anyway: its parent does, it is marked whole, or it lies at or past a list's tail."""
+    if pnode is None:
+        return None
+    slots: dict[Any, Any]
+    if isinstance(pnode, _ListDirty):
+        if pnode.tail is not None and key >= pnode.tail:
+            return None
+        slots = pnode.items
+    else:
+        slots = pnode
+    found = slots.get(key)
+    if found is None:
+        found = slots[key] = {} if is_map else _ListDirty()
+    return None if found is True else found
 
 
 def _child_schema(schema: SchemaNode | None, key: object) -> SchemaNode | None:
@@ -220,6 +227,8 @@ class TrackedMap(dict[str, Any], _Tracked):
 
     def popitem(self) -> tuple[str, Any]:
         """Remove and return the last inserted item."""
+        if not self:
+            raise KeyError("popitem(): dictionary is empty")
         key = next(reversed(self))
         return key, self.pop(key)
 
@@ -268,6 +277,8 @@ class TrackedList(list[Any], _Tracked):
             node.items[index] = True
 
     def _mark_tail(self, index: int) -> None:
+        """Resend every item from ``index`` on. Shrinking marks the new length, growing marks
+        the old one, so a tail (or the least tail of several ticks) never lies past the end."""
         tracker = self._tracker
         if tracker is None:
             return
@@ -287,10 +298,10 @@ class TrackedList(list[Any], _Tracked):
         if isinstance(index, slice):
             replaced = list.__getitem__(self, index)
             fresh = [_normalize(self, 0, item) for item in value]
+            list.__setitem__(self, index, fresh)  # may raise: detach only once it is done
             for old in replaced:
                 if isinstance(old, _Tracked):
                     old._detach()
-            list.__setitem__(self, index, fresh)
             self._restructured()
             return
         position = range(len(self))[index]
@@ -321,7 +332,7 @@ class TrackedList(list[Any], _Tracked):
 
     def extend(self, values: Iterable[Any]) -> None:
         """Append each value."""
-        for value in values:
+        for value in list(values):  # a copy first: ``items.extend(items)`` must end
             self.append(value)
 
     def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[misc]
@@ -447,6 +458,14 @@ class StateTracker:
         self.gen += 1
         self.tick = tick
 
+    def rebase(self) -> None:
+        """Make the current state the committed state of the current tick, forgetting every
+        change and the ring (after setting up a fresh state, before anyone has a baseline)."""
+        self._dirty = {}
+        self.gen += 1
+        self._ring.clear()
+        self.floor = self.tick
+
     def _check_committed(self) -> None:
         if self._dirty:
             raise LocalProtocolError("commit the tick before encoding state")
@@ -511,9 +530,9 @@ def _wire_scalar(value: Any, schema: SchemaNode | None, key: object) -> Any:
 
 
 def _wire(value: Any, schema: SchemaNode | None) -> Any:
-    """A container in wire form: declared numbers converted, everything else as is."""
+    """A plain copy of a container in wire form: declared numbers converted."""
     if schema is None:
-        return value
+        return to_plain(value)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, child in value.items():
@@ -561,7 +580,7 @@ def _map_delta(
 
 def _list_delta(mark: _ListDirty, value: TrackedList, schema: SchemaNode | None) -> list[Any]:
     length = len(value)
-    tail = length if mark.tail is None or mark.tail > length else mark.tail
+    tail = length if mark.tail is None else mark.tail
     entries: dict[int, Any] = {}
     for index, child_mark in mark.items.items():
         if index < tail:
@@ -655,9 +674,11 @@ def _child_from_wire(value: Any, schema: SchemaNode | None, key: object, depth: 
     kind = type(value)
     if kind is dict or kind is list:
         return _from_wire(value, None if schema is None else schema.child(key), depth + 1)
-    if kind not in _SCALARS:
+    if kind is _F32Value:  # a delta handed over in-process, not through msgpack
+        value, kind = float(value), float
+    elif kind not in _SCALARS:
         raise PatchError(f"state cannot hold a {kind.__name__}")
-    if schema is not None and kind is not bool and value is not None:
+    if schema is not None and (kind is int or kind is float):
         precision = schema.precision(key)
         if precision is not None:
             return precision.from_wire(value)
@@ -697,7 +718,7 @@ def _apply_map(
     for key, entry in delta.items():
         if type(key) is not str:
             raise PatchError("state map keys must be strings")
-        if type(entry) is list and entry and entry[0] == PatchOp.DELETE and len(entry) == 1:
+        if type(entry) is list and entry == _DELETE and type(entry[0]) is int:
             target.pop(key, None)
             if changes is not None:
                 changes.append((*path, key))

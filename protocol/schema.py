@@ -5,7 +5,9 @@ A room declares, by path pattern, how some numbers travel::
     Schema({"players.*.x": Quantized(1 / 16), "players.*.y": Quantized(1 / 16),
             "npcs.*.angle": Float32()})
 
-``*`` matches any map key or list index; other parts match one map key exactly. A quantised
+``*`` matches any map key or list index; other parts match one map key exactly. When several
+patterns match one path, the most specific wins: parts are compared from the last one back, and
+the first pair that differs decides, an exact key beating ``*``. A quantised
 field is stored in the state already rounded to a multiple of ``step`` and travels as the integer
 ``round(value / step)``; a float32 field is stored rounded to the nearest float32 and travels as
 a msgpack float32. Both ends apply the same rounding, so their states (and state hashes) stay
@@ -47,7 +49,10 @@ class Quantized:
 
     def to_wire(self, value: float) -> int:
         """The integer that travels for ``value``."""
-        count = round(value / self.step)
+        try:
+            count = round(value / self.step)
+        except OverflowError:  # value / step is infinite
+            raise StateError("value out of range for its quantised step") from None
         if not -MAX_QUANTIZED <= count <= MAX_QUANTIZED:
             raise StateError("value out of range for its quantised step")
         return count
@@ -137,39 +142,45 @@ def _parse_pattern(pattern: str | tuple[str | None, ...]) -> tuple[str | None, .
     return parts
 
 
+_Entries = list[tuple[tuple[str | None, ...], Precision]]
+
+
+def _compile(entries: _Entries) -> SchemaNode:
+    """The trie node for ``entries`` (patterns relative to it); a later entry beats an earlier
+    one. The node for an exact key holds the wildcard's patterns too, listed first so that the
+    exact key's own patterns win."""
+    node = SchemaNode()
+    below: dict[str | None, _Entries] = {}
+    for parts, precision in entries:
+        if isinstance(precision, Float32):
+            node.has_float32 = True
+        head, rest = parts[0], parts[1:]
+        if rest:
+            below.setdefault(head, []).append((rest, precision))
+        elif head is None:
+            node.wildcard_precision = precision
+        else:
+            node.precisions[head] = precision
+    wildcard = below.pop(None, [])
+    if wildcard:
+        node.wildcard = _compile(wildcard)
+    for key, exact in below.items():
+        node.children[key] = _compile(wildcard + exact)  # type: ignore[index]
+    return node
+
+
 class Schema:
     """Precision declarations for a room's state. Build once per room class; share freely."""
 
     __slots__ = ("fields", "root")
 
-    def __init__(
-        self, fields: Mapping[str | tuple[str | None, ...], Precision] | None = None
-    ) -> None:
+    def __init__(self, fields: Mapping[Any, Precision] | None = None) -> None:
         self.fields: dict[tuple[str | None, ...], Precision] = {}
-        self.root = SchemaNode()
         for pattern, precision in (fields or {}).items():
             if not isinstance(precision, Quantized | Float32):
                 raise StateError(f"precision for {pattern!r} must be Quantized or Float32")
-            self._add(_parse_pattern(pattern), precision)
-
-    def _add(self, parts: tuple[str | None, ...], precision: Precision) -> None:
-        self.fields[parts] = precision
-        node = self.root
-        for part in parts[:-1]:
-            if isinstance(precision, Float32):
-                node.has_float32 = True
-            if part is None:
-                node.wildcard = node.wildcard or SchemaNode()
-                node = node.wildcard
-            else:
-                node = node.children.setdefault(part, SchemaNode())
-        if isinstance(precision, Float32):
-            node.has_float32 = True
-        last = parts[-1]
-        if last is None:
-            node.wildcard_precision = precision
-        else:
-            node.precisions[last] = precision
+            self.fields[_parse_pattern(pattern)] = precision
+        self.root = _compile(list(self.fields.items()))
 
     def wire(self) -> list[Any]:
         """The schema as sent in WELCOME: ``[[path, kind, step_or_null], ...]``; ``null`` in a
@@ -188,9 +199,9 @@ class Schema:
             path, kind, step = item
             try:
                 parts = _parse_pattern(tuple(path))
-                if kind == PrecisionKind.QUANTIZED:
+                if type(kind) is int and kind == PrecisionKind.QUANTIZED:
                     fields[parts] = Quantized(step)
-                elif kind == PrecisionKind.FLOAT32:
+                elif type(kind) is int and kind == PrecisionKind.FLOAT32:
                     fields[parts] = Float32()
                 else:
                     raise PatchError(f"unknown precision kind {kind!r}")

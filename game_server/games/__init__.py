@@ -1,0 +1,1 @@
+"""Reference games used by the tests, the docs, the bots and the benchmarks."""

@@ -1,0 +1,97 @@
+"""The arena: the io-style reference game and the benchmark workload.
+
+Players move by their latest input ``{"dx": -1..1, "dy": -1..1}`` times ``SPEED`` each tick,
+clamped to a 1000 x 1000 field. The room also holds ``NPC_COUNT`` NPCs; each tick a rotating
+block of ``NPCS_PER_TICK`` of them takes a random step in [-1, 1] on each axis. This is the
+workload of ``../shared/bench`` (Colyseus, the naive FastAPI server and the Python floor), so
+the figures compare like with like. Positions are quantised to 1/16 of a unit: 3 bytes each on
+the wire instead of 9.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from game_server.client import Client
+from game_server.room import Room
+from protocol.schema import Quantized
+
+FIELD = 1000.0
+SPEED = 2.0
+NPC_COUNT = 100
+NPCS_PER_TICK = 20
+POSITION = Quantized(1 / 16)
+
+
+def _axis(value: Any) -> float:
+    """An input axis clamped to -1..1 (anything that is not a number counts as 0)."""
+    if type(value) is int or type(value) is float:
+        return -1.0 if value < -1 else 1.0 if value > 1 else float(value)
+    return 0.0
+
+
+class Arena(Room):
+    """Players and NPCs moving on a field. Join options: ``{"name": str}``."""
+
+    max_clients = 10
+    tick_rate = 20.0
+    state_precision = {  # noqa: RUF012
+        "players.*.x": POSITION,
+        "players.*.y": POSITION,
+        "npcs.*.x": POSITION,
+        "npcs.*.y": POSITION,
+    }
+
+    def on_create(self, options: dict[str, Any]) -> None:
+        """Place the NPCs at random."""
+        self.npc_count = int(options.get("npcs", NPC_COUNT))
+        self.state["players"] = {}
+        self.state["npcs"] = [
+            {"x": self.random.uniform(0, FIELD), "y": self.random.uniform(0, FIELD)}
+            for _ in range(self.npc_count)
+        ]
+        self.next_npc = 0
+
+    def on_join(self, client: Client, options: dict[str, Any]) -> None:
+        """Spectators only watch; players get a body at a random spot."""
+        if client.is_spectator:
+            return
+        name = options.get("name")
+        self.state["players"][client.session_id] = {
+            "name": name[:24] if isinstance(name, str) and name else client.session_id,
+            "x": self.random.uniform(0, FIELD),
+            "y": self.random.uniform(0, FIELD),
+        }
+
+    def on_leave(self, client: Client, consented: bool) -> None:
+        """The body goes with the player."""
+        self.state["players"].pop(client.session_id, None)
+
+    def on_input(self, client: Client, payload: Any) -> None:
+        """Keep the latest direction (malformed inputs count as standing still)."""
+        if type(payload) is dict:
+            client.input = (_axis(payload.get("dx")), _axis(payload.get("dy")))
+        else:
+            client.input = (0.0, 0.0)
+
+    def update(self, dt: float) -> None:
+        """Move every player by its input and a block of NPCs at random."""
+        players = self.state["players"]
+        for client in self.players:
+            body = players.get(client.session_id)
+            if body is None or client.input is None:
+                continue
+            dx, dy = client.input
+            if dx:
+                body["x"] = min(FIELD, max(0.0, body["x"] + dx * SPEED))
+            if dy:
+                body["y"] = min(FIELD, max(0.0, body["y"] + dy * SPEED))
+        npcs = self.state["npcs"]
+        count = self.npc_count
+        uniform = self.random.uniform
+        for offset in range(min(NPCS_PER_TICK, count)):
+            npc = npcs[(self.next_npc + offset) % count]
+            npc["x"] = min(FIELD, max(0.0, npc["x"] + uniform(-1.0, 1.0)))
+            npc["y"] = min(FIELD, max(0.0, npc["y"] + uniform(-1.0, 1.0)))
+        if count:
+            self.next_npc = (self.next_npc + NPCS_PER_TICK) % count

@@ -1,0 +1,83 @@
+"""``TickLoop``: runs one room's ticks on absolute deadlines from an injected clock.
+
+One asyncio task per room. It sleeps until the next deadline, asks the ``TickSchedule`` how many
+ticks are due (catching up at most ``max_catch_up``, skipping the rest, both counted), runs them
+synchronously, and records each tick's duration and start lateness. It never awaits a client:
+members are woken and the transport drains them on its own tasks.
+
+Must never: hold game logic, or block (room code is synchronous and should be quick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from game_server.clock import Clock, TickSchedule
+from game_server.metrics import Histogram
+from game_server.room import Room
+
+TICK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25)
+"""Histogram bounds (seconds) for tick duration and tick-start lateness."""
+
+
+class TickLoop:
+    """Drives ``room`` at its ``tick_rate`` until it is disposed or ``stop()`` is called."""
+
+    def __init__(
+        self,
+        room: Room,
+        clock: Clock,
+        *,
+        max_catch_up: int = 5,
+        duration: Histogram | None = None,
+        lateness: Histogram | None = None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.room = room
+        self.clock = clock
+        self.schedule = TickSchedule(1.0 / room.tick_rate, clock.now(), max_catch_up)
+        self.duration = duration or Histogram(TICK_BUCKETS)
+        """Seconds each tick took (shared across rooms when the registry passes one)."""
+        self.lateness = lateness or Histogram(TICK_BUCKETS)
+        """Seconds each tick batch started after its deadline."""
+        self._timer = timer
+        self._stopped = False
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Start ticking on the running event loop; returns the task."""
+        self.task = asyncio.get_running_loop().create_task(
+            self.run(), name=f"tick:{self.room.room_id}"
+        )
+        return self.task
+
+    def stop(self) -> None:
+        """Stop after the current tick (the room is not disposed)."""
+        self._stopped = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def run_due(self, now: float) -> int:
+        """Run every tick due at ``now``; returns how many ran."""
+        due = self.schedule.due(now)
+        if due:
+            self.lateness.observe(self.schedule.last_lateness)
+        room = self.room
+        for _ in range(due):
+            if room.disposed:
+                break
+            started = self._timer()
+            room._advance()
+            elapsed = self._timer() - started
+            room.stats.last_tick_duration = elapsed
+            self.duration.observe(elapsed)
+        return due
+
+    async def run(self) -> None:
+        """Tick until the room is disposed or the loop is stopped."""
+        clock = self.clock
+        while not self._stopped and not self.room.disposed:
+            await clock.sleep_until(self.schedule.next_deadline)
+            self.run_due(clock.now())

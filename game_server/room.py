@@ -1,0 +1,689 @@
+"""``Room``: what a game author subclasses, and the authoritative tick that runs it.
+
+A game is a Room subclass with settings as class attributes and synchronous hooks::
+
+    class Arena(Room):
+        max_clients = 10
+        tick_rate = 20
+        state_precision = {"players.*.x": Quantized(1 / 16), "players.*.y": Quantized(1 / 16)}
+
+        def on_create(self, options): self.state["players"] = {}
+        def on_join(self, client, options): self.state["players"][client.session_id] = {...}
+        def update(self, dt): ...move everyone by client.input...
+
+Theory of operation: everything that changes state happens inside ``_tick()``, in this order:
+expired seats and reconnection graces; membership events (join, drop, reconnect, leave) in
+arrival order; queued inputs, messages and requests in arrival order; due timers; ``update(dt)``;
+then the state is committed for that tick and, on patch ticks, members are woken so the
+transport drains them. Between ticks the state is committed and read-only, which is what lets a
+member's state frame be built lazily when its socket is ready, and what makes a recorded match
+replay exactly. Room code never awaits and never touches a socket.
+
+Errors in hooks and handlers are contained: ``on_uncaught_exception`` decides (the default logs
+and carries on; a handler's client also gets an ERROR). If that hook itself raises, the room is
+disposed and its clients are closed with INTERNAL_ERROR. Other rooms never notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from game_server.client import Client, ClientSink, ClientStatus
+from game_server.errors import (
+    AuthRefusedError,
+    InvalidOptionsError,
+    RequestRefusedError,
+    RoomFullError,
+    RoomLockedError,
+    SeatInvalidError,
+)
+from game_server.handlers import HandlerSpec, collect_handlers, validate
+from game_server.timers import Timers
+from protocol.codec import StateFrame, encode
+from protocol.codes import CloseCode, ErrorCode, Role
+from protocol.connection import Connection
+from protocol.diff import StateTracker, TrackedMap
+from protocol.messages import (
+    Ack,
+    AppMessage,
+    Input,
+    Leave,
+    Message,
+    Ping,
+    Request,
+)
+from protocol.schema import Precision, Schema
+from protocol.state import ConnectionState
+
+logger = logging.getLogger("game_server.room")
+
+Event = tuple[Any, ...]
+"""A queued event: (kind, client, *data). Kinds: join, drop, reconnect, leave, input, message,
+request. The recorder stores exactly these."""
+
+
+class RoomStats:
+    """Counters one room keeps; the metrics endpoint and benchmarks read them."""
+
+    __slots__ = ("errors", "inputs_dropped", "last_tick_duration", "ticks")
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.errors = 0
+        self.inputs_dropped = 0
+        self.last_tick_duration = 0.0
+
+
+class Room:
+    """Base class of every game. Override the hooks you need; set settings as class attributes.
+
+    Do not override ``__init__``: put setup in ``on_create``.
+    """
+
+    # -- settings (class attributes; the registry's define(**defaults) may override them) ------
+    max_clients: ClassVar[int] = 64
+    """Players at most, pending seat reservations and dropped-in-grace players included."""
+    max_spectators: ClassVar[int] = 64
+    tick_rate: ClassVar[float] = 20.0
+    """Ticks per second."""
+    patch_rate: ClassVar[int] = 1
+    """A state frame every N ticks."""
+    auto_dispose: ClassVar[bool] = True
+    """Dispose the room once nobody is in it or on the way."""
+    seat_reservation_timeout: ClassVar[float] = 15.0
+    reconnection_grace: ClassVar[float] = 10.0
+    """Seconds a dropped player keeps its seat (0: leaving on any drop)."""
+    max_messages_per_second: ClassVar[float] = 60.0
+    """Per-client rate limit of inputs, messages and requests, enforced at the socket edge."""
+    max_inputs_per_tick: ClassVar[int] = 8
+    """Per-client cap on queued inputs, messages and requests; the excess is dropped."""
+    max_queued_frames: ClassVar[int] = 256
+    """Frames (besides state) waiting for a slow reader before it is closed as TOO_SLOW."""
+    private: ClassVar[bool] = False
+    """Private rooms are hidden from listings and matchmaking; join them by id."""
+    metadata: dict[str, Any] = {}  # noqa: RUF012  (copied per instance in __init__)
+    state_precision: ClassVar[dict[str, Precision]] = {}
+    """Declared precision of numeric state fields, by path pattern (protocol/schema.py)."""
+    state_history: ClassVar[int] = 64
+    """Ticks of changes kept, so a client that missed frames catches up with one patch."""
+    input_model: ClassVar[type[BaseModel] | None] = None
+    """Validates every input payload before ``on_input`` sees it."""
+    options_model: ClassVar[type[BaseModel] | None] = None
+    """Validates join options before ``on_auth`` and ``on_join`` see them."""
+
+    _handlers: ClassVar[dict[tuple[bool, str | int], HandlerSpec]] = {}
+    _schema: ClassVar[Schema] = Schema()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = collect_handlers(cls)
+        cls._schema = Schema(cls.state_precision)
+
+    def __init__(
+        self,
+        *,
+        room_id: str | None = None,
+        name: str = "",
+        seed: int | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        for key, value in (settings or {}).items():
+            if not hasattr(type(self), key) or key.startswith("_"):
+                raise AttributeError(f"unknown room setting {key!r}")
+            setattr(self, key, value)
+        self.room_id = room_id or secrets.token_urlsafe(9)
+        self.name = name or type(self).__name__
+        self.seed = seed if seed is not None else secrets.randbits(63)
+        self.random = random.Random(self.seed)
+        """The room's only source of randomness: seeded, so matches replay exactly."""
+        self.metadata = dict(type(self).metadata)
+        self.locked = False
+        self.disposed = False
+        self.tick = 0
+        self.clients: dict[str, Client] = {}
+        """Every member by session id: players and spectators, reserved to dropped."""
+        self.timers = Timers()
+        self.stats = RoomStats()
+        self.published_tick = -1
+        self._tracker = StateTracker(schema=self._schema, history=self.state_history)
+        self._events: deque[Event] = deque()
+        self._frames: dict[int, StateFrame] = {}
+        self._frames_tick = -1
+        self._tokens: dict[str, Client] = {}
+        self.recorder: Callable[[int, Event], None] | None = None
+        """Called with (tick, event) for every event processed (see game_server.recording)."""
+        self.after_tick: Callable[[Room], None] | None = None
+        """Called after every committed tick (recording, metrics, simulations)."""
+        self.on_disposed: Callable[[Room], None] | None = None
+
+    # -- hooks: override these -----------------------------------------------------------------
+
+    def on_create(self, options: dict[str, Any]) -> None:
+        """Set up ``self.state``. Runs once, before the first tick."""
+
+    def on_auth(self, client: Client, options: dict[str, Any]) -> Any:
+        """Accept a client (return anything: it becomes ``client.auth``) or refuse it by raising
+        ``AuthRefusedError(reason)``. Runs when the seat is reserved."""
+        return True
+
+    def on_join(self, client: Client, options: dict[str, Any]) -> None:
+        """A client redeemed its seat. Runs inside the next tick."""
+
+    def on_drop(self, client: Client) -> None:
+        """A player's socket went away without LEAVE; its seat is kept for the grace period."""
+
+    def on_reconnect(self, client: Client) -> None:
+        """A dropped player came back within the grace period."""
+
+    def on_leave(self, client: Client, consented: bool) -> None:
+        """A client is gone for good (``consented``: it sent LEAVE)."""
+
+    def on_dispose(self) -> None:
+        """The room is being disposed."""
+
+    def on_input(self, client: Client, payload: Any) -> None:
+        """An input arrived (validated by ``input_model`` if set). Default: keep the latest in
+        ``client.input`` for ``update`` to use."""
+        client.input = payload
+
+    def update(self, dt: float) -> None:
+        """Advance the game by one tick of ``dt`` seconds."""
+
+    def on_uncaught_exception(self, error: Exception, where: str) -> None:
+        """A hook or handler raised. Default: log it and carry on. Raise to dispose the room."""
+        logger.error("room %s (%s): error in %s", self.room_id, self.name, where, exc_info=error)
+
+    # -- for game code ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TrackedMap:
+        """The authoritative state: a dict of plain data. Mutate it only inside hooks."""
+        return self._tracker.state
+
+    @property
+    def time(self) -> float:
+        """Seconds of room time (ticks / tick_rate): deterministic, unlike the wall clock."""
+        return self.tick / self.tick_rate
+
+    @property
+    def players(self) -> Iterator[Client]:
+        """Joined and dropped players, in join order."""
+        return (
+            c
+            for c in self.clients.values()
+            if c.role is Role.PLAYER and c.status in (ClientStatus.JOINED, ClientStatus.DROPPED)
+        )
+
+    @property
+    def player_count(self) -> int:
+        """Seats taken: reserved, joined and dropped players."""
+        return sum(1 for c in self.clients.values() if c.role is Role.PLAYER)
+
+    @property
+    def spectator_count(self) -> int:
+        """Spectators present or on their way."""
+        return sum(1 for c in self.clients.values() if c.role is Role.SPECTATOR)
+
+    def broadcast(
+        self, kind: str | int, payload: Any = None, *, exclude: Client | None = None
+    ) -> None:
+        """Send an application message to every connected member (encoded once)."""
+        message = AppMessage(kind, payload)
+        frame = encode(message)
+        for client in self.clients.values():
+            conn = client.connection
+            if client is not exclude and conn is not None and conn.state is ConnectionState.JOINED:
+                conn.send_shared(message, frame)
+                client._queued_frame()
+
+    def lock(self) -> None:
+        """Let nobody new join (reconnections still work)."""
+        self.locked = True
+
+    def unlock(self) -> None:
+        """Let clients join again."""
+        self.locked = False
+
+    def set_metadata(self, **values: Any) -> None:
+        """Update the metadata shown in listings and used by matchmaking filters."""
+        self.metadata.update(values)
+
+    def state_hash(self) -> str:
+        """The canonical hash of the current state (protocol.diff.state_hash)."""
+        return self._tracker.hash()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain deep copy of the state."""
+        return self._tracker.snapshot()
+
+    # -- seats (used by the registry and the simulation) ----------------------------------------
+
+    def _validate_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        options = dict(options or {})
+        if self.options_model is not None:
+            try:
+                model = validate(self.options_model, options)
+            except ValueError as exc:
+                raise InvalidOptionsError(str(exc)) from None
+            return model.model_dump()  # type: ignore[no-any-return]
+        return options
+
+    def _check_open(self, role: Role) -> None:
+        if self.disposed:
+            raise SeatInvalidError("room is disposed")
+        if self.locked:
+            raise RoomLockedError("room is locked")
+        if role is Role.PLAYER and self.player_count >= self.max_clients:
+            raise RoomFullError("room is full")
+        if role is Role.SPECTATOR and self.spectator_count >= self.max_spectators:
+            raise RoomFullError("no spectator seats left")
+
+    def has_free_seat(self) -> bool:
+        """Whether a player could reserve a seat now."""
+        return not (self.disposed or self.locked) and self.player_count < self.max_clients
+
+    def _reserve(
+        self,
+        options: dict[str, Any] | None = None,
+        *,
+        role: Role = Role.PLAYER,
+        session_id: str | None = None,
+        now: float | None = None,
+    ) -> Client:
+        """Reserve a seat: validate options, run ``on_auth``, count the seat. Raises a
+        MatchmakeError subclass on refusal. Redeem the returned client's ``seat_token``."""
+        self._check_open(role)
+        clean = self._validate_options(options)
+        client = Client(
+            self,
+            session_id or secrets.token_urlsafe(9),
+            role=role,
+            options=clean,
+            seat_token=secrets.token_urlsafe(24),
+            reconnect_token=secrets.token_urlsafe(24),
+            expires_at=(self.time if now is None else now) + self.seat_reservation_timeout,
+        )
+        try:
+            client.auth = self.on_auth(client, clean)
+        except AuthRefusedError:
+            raise
+        except Exception as exc:
+            self._contain(exc, "on_auth")
+            raise AuthRefusedError("authentication failed") from None
+        self.clients[client.session_id] = client
+        self._tokens[client.seat_token] = client
+        return client
+
+    def _redeem(self, token: str, connection: Connection, sink: ClientSink | None = None) -> Client:
+        """Attach ``connection`` (which just received JOIN) to the seat for ``token`` and
+        welcome it. Raises SeatInvalidError for an unknown, expired or used token."""
+        client = self._tokens.get(token)
+        if (
+            client is None
+            or client.status is not ClientStatus.RESERVED
+            or client.seat_token != token
+        ):
+            raise SeatInvalidError("seat reservation is invalid or expired")
+        del self._tokens[token]
+        self._tokens[client.reconnect_token] = client
+        client.status = ClientStatus.JOINED
+        client.has_joined = True
+        self._attach(client, connection, sink)
+        self._events.append(("join", client, client.options))
+        return client
+
+    def _resume(
+        self, token: str, last_tick: int, connection: Connection, sink: ClientSink | None = None
+    ) -> Client:
+        """Attach ``connection`` (which just received RECONNECT) to a dropped (or still
+        connected) client. Its state resumes from ``last_tick`` if the ring still has it."""
+        client = self._tokens.get(token)
+        if (
+            client is None
+            or client.reconnect_token != token
+            or client.status
+            not in (
+                ClientStatus.JOINED,
+                ClientStatus.DROPPED,
+            )
+        ):
+            raise SeatInvalidError("reconnect token is invalid or expired")
+        old = client.connection
+        if old is not None and old is not connection:
+            old.close(CloseCode.MAY_TRY_RECONNECT, "replaced by a new connection")
+            client.wake()
+        was_dropped = client.status is ClientStatus.DROPPED
+        client.status = ClientStatus.JOINED
+        client.dropped_at = None
+        self._attach(client, connection, sink)
+        client.sent_tick = (
+            last_tick if last_tick >= 0 and self._tracker.has_baseline(last_tick) else -1
+        )
+        if was_dropped:
+            self._events.append(("reconnect", client))
+        return client
+
+    def _attach(self, client: Client, connection: Connection, sink: ClientSink | None) -> None:
+        client.connection = connection
+        client.sink = sink
+        client.sent_tick = -1
+        connection.send_welcome(
+            room_id=self.room_id,
+            session_id=client.session_id,
+            reconnect_token=client.reconnect_token,
+            tick_rate=float(self.tick_rate),
+            patch_rate=self.patch_rate,
+            tick=self.tick,
+            role=int(client.role),
+            schema=self._schema.wire(),
+        )
+        client._queued_frame()
+
+    # -- frames from clients (used by the transport and the simulation) --------------------------
+
+    def _receive(self, client: Client, messages: list[Message], now_ms: float = 0.0) -> None:
+        """Take messages a member's connection decoded: pings answer at once, acks are noted,
+        the rest is queued for the next tick (dropping this client's excess)."""
+        for message in messages:
+            if isinstance(message, Input):
+                self._queue_input(client, message)
+            elif isinstance(message, Ack):
+                client.acked_tick = max(client.acked_tick, message.tick)
+            elif isinstance(message, Ping):
+                if client.connection is not None:
+                    client.connection.send_pong(message, now_ms)
+                    client._queued_frame()
+            elif isinstance(message, AppMessage):
+                self._queue(client, ("message", client, message.kind, message.payload))
+            elif isinstance(message, Request):
+                self._queue(client, ("request", client, message.id, message.kind, message.payload))
+            elif isinstance(message, Leave):
+                self._events.append(("leave", client, True))
+
+    def _queue_input(self, client: Client, message: Input) -> None:
+        if client.role is Role.SPECTATOR:
+            client.error(ErrorCode.NOT_ALLOWED, "spectators cannot send input")
+            return
+        if message.seq <= client.received_seq:
+            return  # a re-sent input already accepted (reconnection): apply once
+        client.received_seq = message.seq
+        self._queue(client, ("input", client, message.seq, message.payload))
+
+    def _queue(self, client: Client, event: Event) -> None:
+        if client.queued >= self.max_inputs_per_tick:
+            client.inputs_dropped += 1
+            self.stats.inputs_dropped += 1
+            return
+        client.queued += 1
+        self._events.append(event)
+
+    def _closed(self, client: Client, connection: Connection, consented: bool) -> None:
+        """The socket of ``connection`` closed. A player without LEAVE is dropped (seat kept
+        for the grace period); everyone else leaves at the next tick."""
+        if client.connection is not connection or client.status is not ClientStatus.JOINED:
+            return
+        client.connection = None
+        client.sink = None
+        if consented or client.role is Role.SPECTATOR or self.reconnection_grace <= 0:
+            client.status = ClientStatus.LEFT
+            self._events.append(("leave", client, consented))
+        else:
+            client.status = ClientStatus.DROPPED
+            client.dropped_at = self.time
+            self._events.append(("drop", client))
+
+    def _kick(self, client: Client, code: int, reason: str) -> None:
+        conn = client.connection
+        if conn is not None:
+            conn.close(code, reason)
+            client.wake()
+        if client.status is not ClientStatus.LEFT:
+            client.status = ClientStatus.LEFT
+            client.connection = None
+            self._events.append(("leave", client, False))
+
+    # -- the tick -------------------------------------------------------------------------------
+
+    def _contain(self, error: Exception, where: str) -> None:
+        self.stats.errors += 1
+        try:
+            self.on_uncaught_exception(error, where)
+        except Exception:
+            logger.exception("room %s: on_uncaught_exception raised; disposing", self.room_id)
+            self._dispose(CloseCode.INTERNAL_ERROR, "internal error")
+
+    def _run(self, where: str, function: Callable[..., Any], *args: Any) -> bool:
+        try:
+            function(*args)
+        except Exception as exc:
+            self._contain(exc, where)
+            return False
+        return True
+
+    def _start(self, options: dict[str, Any] | None = None) -> None:
+        """Run ``on_create`` and commit tick 0. Called once by whoever creates the room."""
+        if not self._run("on_create", self.on_create, self._validate_options(options)):
+            self._dispose(CloseCode.INTERNAL_ERROR, "room failed to start")
+            return
+        self._tracker.rebase()  # the state after on_create is tick 0, every client's start
+        self.published_tick = 0
+
+    def _advance(self) -> None:
+        """Run one tick (see the module docstring for the order)."""
+        if self.disposed:
+            return
+        self.tick += 1
+        now = self.time
+        self._expire(now)
+        events, self._events = self._events, deque()
+        for event in events:
+            if self.disposed:
+                return
+            self._process(event)
+        for timer in self.timers.due(now):
+            self._run("timer", timer.callback)
+        self._run("update", self.update, 1.0 / self.tick_rate)
+        if self.disposed:
+            return
+        self._tracker.commit(self.tick)
+        self.stats.ticks += 1
+        if self.tick % self.patch_rate == 0:
+            self._publish()
+        if self.after_tick is not None:
+            self.after_tick(self)
+        if self.auto_dispose and self.is_empty:
+            self._dispose()
+
+    def _process(self, event: Event) -> None:
+        kind, client = event[0], event[1]
+        if kind in ("input", "message", "request"):
+            client.queued -= 1
+            if client.status is ClientStatus.LEFT:
+                return  # it left before its turn: the event is void (and not recorded)
+        recorder = self.recorder
+        if recorder is not None:
+            recorder(self.tick, event)
+        if kind == "input":
+            if self._run(
+                "on_input", self.on_input, client, self._validated_input(client, event[3])
+            ):
+                client.last_input_seq = event[2]
+        elif kind in ("message", "request"):
+            self._dispatch(client, event)
+        elif kind == "join":
+            self._run("on_join", self.on_join, client, event[2])
+        elif kind == "drop":
+            self._run("on_drop", self.on_drop, client)
+        elif kind == "reconnect":
+            self._run("on_reconnect", self.on_reconnect, client)
+        elif kind == "leave":
+            self._leave(client, event[2])
+
+    # -- replay (game_server.recording) ----------------------------------------------------------
+
+    def _replay_client(
+        self, session_id: str, role: Role, options: dict[str, Any], auth: Any
+    ) -> Client:
+        """A joined client with no connection, as a recording describes it."""
+        client = Client(
+            self,
+            session_id,
+            role=role,
+            options=options,
+            seat_token="",
+            reconnect_token="",
+            expires_at=0.0,
+        )
+        client.auth = auth
+        client.status = ClientStatus.JOINED
+        client.has_joined = True
+        self.clients[session_id] = client
+        return client
+
+    def _inject(self, event: Event) -> None:
+        """Queue a recorded event with the side effects its arrival had live."""
+        kind, client = event[0], event[1]
+        if kind == "drop":
+            client.status = ClientStatus.DROPPED
+            client.dropped_at = self.time
+        elif kind == "reconnect":
+            client.status = ClientStatus.JOINED
+            client.dropped_at = None
+        elif kind in ("input", "message", "request"):
+            client.queued += 1
+        self._events.append(event)
+
+    def _validated_input(self, client: Client, payload: Any) -> Any:
+        if self.input_model is None:
+            return payload
+        try:
+            return validate(self.input_model, payload)
+        except ValueError as exc:
+            client.error(ErrorCode.INVALID_PAYLOAD, str(exc))
+            return client.input
+
+    def _dispatch(self, client: Client, event: Event) -> None:
+        is_request = event[0] == "request"
+        kind, payload = (event[3], event[4]) if is_request else (event[2], event[3])
+        spec = self._handlers.get((is_request, kind))
+        if spec is None:
+            self._refuse(client, event, ErrorCode.UNKNOWN_MESSAGE, f"no handler for {kind!r}")
+            return
+        try:
+            value = validate(spec.model, payload)
+        except ValueError as exc:
+            self._refuse(client, event, ErrorCode.INVALID_PAYLOAD, str(exc))
+            return
+        try:
+            result = getattr(self, spec.function_name)(client, value)
+        except RequestRefusedError as exc:
+            self._refuse(client, event, exc.code, exc.message)
+            return
+        except Exception as exc:
+            self._refuse(client, event, ErrorCode.HANDLER_FAILED, "handler failed")
+            self._contain(exc, f"handler {kind!r}")
+            return
+        if is_request:
+            self._respond(client, event[2], 0, result)
+
+    def _refuse(self, client: Client, event: Event, code: ErrorCode, text: str) -> None:
+        if event[0] == "request":
+            self._respond(client, event[2], code, text)
+        else:
+            client.error(code, text)
+
+    def _respond(self, client: Client, request_id: int, code: int, payload: Any) -> None:
+        conn = client.connection
+        if conn is not None and conn.state is ConnectionState.JOINED:
+            if isinstance(payload, BaseModel):
+                payload = payload.model_dump(mode="json")
+            conn.send_response(request_id, code, payload)
+            client._queued_frame()
+
+    def _leave(self, client: Client, consented: bool) -> None:
+        if self.clients.get(client.session_id) is not client:
+            return
+        del self.clients[client.session_id]
+        self._tokens.pop(client.seat_token, None)
+        self._tokens.pop(client.reconnect_token, None)
+        client.status = ClientStatus.LEFT
+        if client.connection is not None:
+            client.connection.close(CloseCode.CONSENTED if consented else CloseCode.KICKED, "left")
+            client.wake()
+            client.connection = None
+        if client.has_joined:
+            self._run("on_leave", self.on_leave, client, consented)
+
+    def _expire(self, now: float) -> None:
+        for client in list(self.clients.values()):
+            if client.status is ClientStatus.RESERVED and now >= client.expires_at:
+                self._tokens.pop(client.seat_token, None)
+                del self.clients[client.session_id]
+                client.status = ClientStatus.LEFT
+            elif (
+                client.status is ClientStatus.DROPPED
+                and client.dropped_at is not None
+                and now >= client.dropped_at + self.reconnection_grace
+            ):
+                client.status = ClientStatus.LEFT
+                self._events.appendleft(("leave", client, False))
+
+    def _publish(self) -> None:
+        self.published_tick = self._tracker.tick
+        for client in self.clients.values():
+            if client.sink is not None and client.status is ClientStatus.JOINED:
+                client.sink.wake()
+
+    def _state_frame(self, baseline: int) -> StateFrame:
+        """The state frame for a member whose last state is ``baseline`` (-1: none): one patch
+        from that baseline, or a full state when the ring lost it or it would be bigger. Built
+        once per distinct baseline per tick and shared."""
+        tracker = self._tracker
+        if self._frames_tick != tracker.tick:
+            self._frames = {}
+            self._frames_tick = tracker.tick
+        frame = self._frames.get(baseline)
+        if frame is not None:
+            return frame
+        body = tracker.encode_delta(baseline) if baseline >= 0 else None
+        if body is not None and tracker.tick - baseline > self.patch_rate:
+            full = self._state_frame(-1)
+            if len(full.body) <= len(body):
+                self._frames[baseline] = full
+                return full
+        if body is None:
+            frame = StateFrame(tracker.tick, None, tracker.encode_full())
+            self._frames[-1] = frame
+        else:
+            frame = StateFrame(tracker.tick, baseline, body)
+        self._frames[baseline] = frame
+        return frame
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nobody is in the room or on the way (then auto_dispose applies)."""
+        return not self.clients and not self._events
+
+    def _dispose(self, code: int = CloseCode.ROOM_DISPOSED, reason: str = "room disposed") -> None:
+        """Close every member with ``code``, run ``on_dispose`` and stop ticking."""
+        if self.disposed:
+            return
+        self.disposed = True
+        for client in list(self.clients.values()):
+            if client.connection is not None:
+                client.connection.close(code, reason)
+                client.wake()
+        self.timers.clear()
+        try:
+            self.on_dispose()
+        except Exception:
+            logger.exception("room %s: on_dispose raised", self.room_id)
+        if self.on_disposed is not None:
+            self.on_disposed(self)
