@@ -176,15 +176,19 @@ def decode_json(text: str, max_size: int = DEFAULT_MAX_SIZE) -> Message:
         raise FrameError("invalid json") from None
     if type(obj) is not dict:
         raise FrameError("json frame must be an object")
-    cls = MESSAGE_NAMES.get(obj.get("type")) if type(obj.get("type")) is str else None
+    type_name = obj.get("type")
+    cls = MESSAGE_NAMES.get(type_name) if type(type_name) is str else None
     if cls is None:
-        raise FrameError(f"unknown message type {obj.get('type')!r}")
+        raise FrameError(f"unknown message type {type_name!r}")
     missing = [name for name in cls.FIELDS if name not in obj]
     if missing:
         raise FrameError(f"{cls.NAME} is missing {', '.join(missing)}")
     body = [obj[name] for name in cls.FIELDS]
     if cls.TYPE is MessageType.PATCH:
-        body[3] = _json_keys_to_indexes(body[3])
+        try:
+            body[3] = _json_keys_to_indexes(body[3])
+        except RecursionError:
+            raise FrameError("delta is nested too deeply") from None
     return _build(cls, body)
 
 
@@ -195,9 +199,8 @@ def _json_keys_to_indexes(delta: object) -> object:
     if type(delta) is list and len(delta) == 3 and delta[0] == 2 and type(delta[2]) is dict:
         entries: dict[object, object] = {}
         for key, value in delta[2].items():
-            entries[int(key) if type(key) is str and key.isdigit() else key] = (
-                _json_keys_to_indexes(value)
-            )
+            index = int(key) if key.isascii() and key.isdigit() and len(key) <= 16 else key
+            entries[index] = _json_keys_to_indexes(value)
         return [delta[0], delta[1], entries]
     return delta
 
@@ -216,7 +219,7 @@ class StateFrame:
     binary frame, byte-identical to ``encode(FullState(...))`` or ``encode(Patch(...))``.
     """
 
-    __slots__ = ("baseline", "body", "tick", "_prefix")
+    __slots__ = ("_prefix", "baseline", "body", "tick")
 
     def __init__(self, tick: int, baseline: int | None, body: bytes) -> None:
         self.tick = tick

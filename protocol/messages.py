@@ -14,7 +14,7 @@ decoder; local callers passing bad values get the same exception with a clear me
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, TypeGuard
 
 from protocol.codes import ErrorCode, MessageType, Role
 from protocol.errors import FrameError
@@ -30,15 +30,20 @@ PlainValue: TypeAlias = Any
 """A msgpack-able tree: None, bool, int, float, str, bytes, lists, and maps keyed by str or int."""
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    """True for ints, code enums (``ErrorCode.ROOM_FULL``) included, and False for bools."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_uint(value: object, name: str) -> None:
     """Raise FrameError unless ``value`` is an int (not a bool) in 0..2**53-1."""
-    if type(value) is not int or not 0 <= value <= MAX_SAFE_INT:
+    if not _is_int(value) or not 0 <= value <= MAX_SAFE_INT:
         raise FrameError(f"{name} must be an integer in 0..2**53-1")
 
 
 def check_int(value: object, name: str) -> None:
     """Raise FrameError unless ``value`` is an int (not a bool) in -(2**53-1)..2**53-1."""
-    if type(value) is not int or not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+    if not _is_int(value) or not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
         raise FrameError(f"{name} must be an integer in -(2**53-1)..2**53-1")
 
 
@@ -56,7 +61,7 @@ def check_str(value: object, name: str, max_length: int, *, empty: bool = False)
 
 def check_kind(value: object, name: str = "kind") -> None:
     """A message kind is a short string or a non-negative integer."""
-    if type(value) is int:
+    if _is_int(value):
         check_uint(value, name)
     else:
         check_str(value, name, MAX_KIND_LENGTH)
@@ -136,7 +141,7 @@ class Reconnect(Message):
     def __post_init__(self) -> None:
         check_uint(self.version, "version")
         check_str(self.token, "token", MAX_TOKEN_LENGTH)
-        if self.last_tick != -1:
+        if not (_is_int(self.last_tick) and self.last_tick == -1):
             check_uint(self.last_tick, "last_tick")
 
 
@@ -248,7 +253,7 @@ class Welcome(Message):
         if self.patch_rate < 1:
             raise FrameError("patch_rate must be at least 1")
         check_uint(self.tick, "tick")
-        if type(self.role) is not int or self.role not in tuple(Role):
+        if not _is_int(self.role) or self.role not in tuple(Role):
             raise FrameError("role must be 0 (player) or 1 (spectator)")
         if type(self.schema) is not list:
             raise FrameError("schema must be a list")
