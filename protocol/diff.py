@@ -38,6 +38,7 @@ from protocol.errors import LocalProtocolError, PatchError, StateError
 from protocol.schema import Float32, Schema, SchemaNode, pack_float32
 
 MAX_SAFE_INT = 2**53 - 1
+_isfinite = math.isfinite
 _packb = msgpack.Packer(autoreset=True, use_bin_type=True).pack
 _MISSING: Any = object()
 _SCALARS = frozenset({type(None), bool, int, float, str})
@@ -192,6 +193,30 @@ class TrackedMap(dict[str, Any], _Tracked):
     def __setitem__(self, key: str, value: Any) -> None:
         if type(key) is not str:
             raise StateError("state map keys must be strings")
+        kind = type(value)
+        if kind is float or kind is int:  # the hot path: a number changes
+            if kind is float:
+                if not _isfinite(value):
+                    raise StateError("state numbers must be finite")
+            elif not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                raise StateError("state integers must lie within 2**53-1")
+            schema = self._schema
+            if schema is not None:
+                precision = schema.precisions.get(key) or schema.wildcard_precision
+                if precision is not None:
+                    value = precision.normalize(value)
+            old = dict.get(self, key, _MISSING)
+            if type(old) is type(value) and old == value:
+                return
+            if type(old) is TrackedMap or type(old) is TrackedList:
+                old._detach()
+            dict.__setitem__(self, key, value)
+            tracker = self._tracker
+            if tracker is not None:
+                node = self._dnode if self._dgen == tracker.gen else self._dirty_node()
+                if node is not None:
+                    node[key] = True  # type: ignore[index]
+            return
         old = dict.get(self, key, _MISSING)
         if old is value and type(value) in _SCALARS:
             return
@@ -572,9 +597,22 @@ def _map_delta(
     tree: dict[Any, Any], value: TrackedMap, schema: SchemaNode | None
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    get = dict.get
     for key, mark in tree.items():
-        child = dict.get(value, key, _MISSING)
-        out[key] = _DELETE if child is _MISSING else _entry(mark, child, schema, key)
+        child = get(value, key, _MISSING)
+        kind = type(child)
+        if kind is float or kind is int:  # the hot path: a changed number
+            if schema is not None:
+                precision = schema.precisions.get(key) or schema.wildcard_precision
+                if precision is not None:
+                    child = (
+                        _F32Value(child) if type(precision) is Float32 else precision.to_wire(child)
+                    )
+            out[key] = child
+        elif child is _MISSING:
+            out[key] = _DELETE
+        else:
+            out[key] = _entry(mark, child, schema, key)
     return out
 
 
