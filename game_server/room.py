@@ -64,6 +64,9 @@ from protocol.state import ConnectionState
 
 logger = logging.getLogger("game_server.room")
 
+_INVALID: Any = object()
+"""What ``_validated_input`` returns for an input that failed ``input_model``."""
+
 Event = tuple[Any, ...]
 """A queued event: (kind, client, *data). Kinds: join, drop, reconnect, leave, input, message,
 request. The recorder stores exactly these."""
@@ -72,10 +75,11 @@ request. The recorder stores exactly these."""
 class RoomStats:
     """Counters one room keeps; the metrics endpoint and benchmarks read them."""
 
-    __slots__ = ("errors", "inputs_dropped", "last_tick_duration", "ticks")
+    __slots__ = ("errors", "frames_coalesced", "inputs_dropped", "last_tick_duration", "ticks")
 
     def __init__(self) -> None:
         self.ticks = 0
+        self.frames_coalesced = 0
         self.errors = 0
         self.inputs_dropped = 0
         self.last_tick_duration = 0.0
@@ -193,8 +197,25 @@ class Room:
         ``client.input`` for ``update`` to use."""
         client.input = payload
 
+    def on_message(self, client: Client, kind: str | int, payload: Any) -> None:
+        """An application message of a ``kind`` no ``@message`` handler declares. Default: refuse
+        it with UNKNOWN_MESSAGE. Override to take any kind (a relay); raising
+        ``RequestRefusedError`` sends an ERROR with its code, like a handler."""
+        client.error(ErrorCode.UNKNOWN_MESSAGE, f"no handler for {kind!r}")
+
     def update(self, dt: float) -> None:
         """Advance the game by one tick of ``dt`` seconds."""
+
+    def save_game(self) -> dict[str, Any]:
+        """Game data kept outside ``state`` that a saved room needs (plain data msgpack can
+        store), e.g. counters set in ``on_create``. ``game_server.persistence.save_room`` stores
+        the dict; ``restore_game`` gets it back. Timers are not saved: re-create them there."""
+        return {}
+
+    def restore_game(self, data: dict[str, Any]) -> None:
+        """Rebuild what ``save_game`` saved, on a room restored by
+        ``game_server.persistence.restore_room`` (``on_create`` does not run for it). The state,
+        the clients and ``random`` are already restored when this runs."""
 
     def on_uncaught_exception(self, error: Exception, where: str) -> None:
         """A hook or handler raised. Default: log it and carry on. Raise to dispose the room."""
@@ -481,6 +502,7 @@ class Room:
             return
         self.tick += 1
         now = self.time
+        self.timers.now = now  # timers set while events are processed count from this tick
         self._expire(now)
         events, self._events = self._events, deque()
         for event in events:
@@ -511,10 +533,9 @@ class Room:
         if recorder is not None:
             recorder(self.tick, event)
         if kind == "input":
-            if self._run(
-                "on_input", self.on_input, client, self._validated_input(client, event[3])
-            ):
-                client.last_input_seq = event[2]
+            payload = self._validated_input(client, event[3])
+            if payload is _INVALID or self._run("on_input", self.on_input, client, payload):
+                client.last_input_seq = event[2]  # an invalid input is processed: refused
         elif kind in ("message", "request"):
             self._dispatch(client, event)
         elif kind == "join":
@@ -561,28 +582,35 @@ class Room:
         self._events.append(event)
 
     def _validated_input(self, client: Client, payload: Any) -> Any:
+        """The payload validated by ``input_model``, or ``_INVALID`` (the client got an ERROR
+        and ``on_input`` must not run)."""
         if self.input_model is None:
             return payload
         try:
             return validate(self.input_model, payload)
         except ValueError as exc:
             client.error(ErrorCode.INVALID_PAYLOAD, str(exc))
-            return client.input
+            return _INVALID
 
     def _dispatch(self, client: Client, event: Event) -> None:
         is_request = event[0] == "request"
         kind, payload = (event[3], event[4]) if is_request else (event[2], event[3])
         spec = self._handlers.get((is_request, kind))
-        if spec is None:
+        if spec is None and is_request:
             self._refuse(client, event, ErrorCode.UNKNOWN_MESSAGE, f"no handler for {kind!r}")
             return
+        if spec is None:
+            handler: Callable[..., Any] = self.on_message
+            args: tuple[Any, ...] = (client, kind, payload)
+        else:
+            try:
+                args = (client, validate(spec.model, payload))
+            except ValueError as exc:
+                self._refuse(client, event, ErrorCode.INVALID_PAYLOAD, str(exc))
+                return
+            handler = getattr(self, spec.function_name)
         try:
-            value = validate(spec.model, payload)
-        except ValueError as exc:
-            self._refuse(client, event, ErrorCode.INVALID_PAYLOAD, str(exc))
-            return
-        try:
-            result = getattr(self, spec.function_name)(client, value)
+            result = handler(*args)
         except RequestRefusedError as exc:
             self._refuse(client, event, exc.code, exc.message)
             return
