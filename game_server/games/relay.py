@@ -27,7 +27,7 @@ from protocol.codes import ErrorCode
 NAME_LENGTH = 32
 
 
-class Relay(Room):
+class RelayRoom(Room):
     """Presence in the state, and every member's messages to everyone else."""
 
     max_clients = 64

@@ -243,9 +243,9 @@ def test_a_recorded_match_replays_exactly(tmp_path: Path) -> None:
     bob.reconnect()
     sim.step(10)
     assert sim.recording is not None
-    sim.recording.save(tmp_path / "match.tickroom")
+    sim.recording.save(tmp_path / "match.tickrec")
 
-    result = replay(Recording.load(tmp_path / "match.tickroom"))
+    result = replay(Recording.load(tmp_path / "match.tickrec"))
     assert result.ok
     assert result.ticks == sim.tick
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from game_server import Client, ErrorCode, RequestRefusedError, Room, SimClient, Simulation
-from game_server.games.relay import Relay
+from game_server.games.relay import RelayRoom
 
 
 def received(client: SimClient) -> list[tuple[str | int, Any]]:
@@ -13,7 +13,7 @@ def received(client: SimClient) -> list[tuple[str | int, Any]]:
 
 
 def test_a_message_goes_to_everyone_else_with_its_sender() -> None:
-    sim = Simulation(Relay)
+    sim = Simulation(RelayRoom)
     alice, bob, carol = (sim.join({"name": name}) for name in ("alice", "bob", "carol"))
     sim.step()
     alice.send("chat", {"text": "hi"})
@@ -25,7 +25,7 @@ def test_a_message_goes_to_everyone_else_with_its_sender() -> None:
 
 
 def test_any_kind_and_payload_pass_through_in_order() -> None:
-    sim = Simulation(Relay)
+    sim = Simulation(RelayRoom)
     alice, bob = sim.join(), sim.join()
     sim.step()
     alice.send("cursor", [1, 2])
@@ -42,7 +42,7 @@ def test_any_kind_and_payload_pass_through_in_order() -> None:
 
 
 def test_members_are_listed_with_name_and_join_tick() -> None:
-    sim = Simulation(Relay)
+    sim = Simulation(RelayRoom)
     alice = sim.join({"name": "alice"})
     sim.step(3)
     bob = sim.join()
@@ -57,7 +57,7 @@ def test_members_are_listed_with_name_and_join_tick() -> None:
 
 
 def test_a_member_who_leaves_is_unlisted() -> None:
-    sim = Simulation(Relay)
+    sim = Simulation(RelayRoom)
     alice, bob = sim.join(), sim.join()
     sim.step()
     bob.leave()
@@ -66,7 +66,7 @@ def test_a_member_who_leaves_is_unlisted() -> None:
 
 
 def test_spectators_are_unlisted_receive_and_cannot_send() -> None:
-    sim = Simulation(Relay)
+    sim = Simulation(RelayRoom)
     alice = sim.join()
     watcher = sim.join(spectator=True)
     sim.step()
@@ -82,7 +82,7 @@ def test_spectators_are_unlisted_receive_and_cannot_send() -> None:
 
 
 def test_requests_are_still_refused() -> None:
-    sim = Simulation(Relay)
+    sim = Simulation(RelayRoom)
     alice = sim.join()
     sim.step()
     asked = alice.request("anything", 1)
@@ -92,8 +92,8 @@ def test_requests_are_still_refused() -> None:
 
 
 def test_max_clients_defaults_to_64_and_settings_change_it() -> None:
-    assert Relay.max_clients == 64
-    sim = Simulation(Relay, settings={"max_clients": 2})
+    assert RelayRoom.max_clients == 64
+    sim = Simulation(RelayRoom, settings={"max_clients": 2})
     sim.join()
     sim.join()
     assert not sim.room.has_free_seat()
