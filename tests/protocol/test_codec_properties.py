@@ -170,6 +170,11 @@ def feed(chunks: list[bytes], max_size: int) -> tuple[list[Message], FrameError 
     return out, None
 
 
+def reencoded(messages: list[Message]) -> list[bytes]:
+    """Messages compared by their frames: random bytes decode to NaN, which equals nothing."""
+    return [encode(message) for message in messages]
+
+
 def cut(data: bytes, points: list[int]) -> list[bytes]:
     bounds = [0, *sorted(points), len(data)]
     return [data[start:end] for start, end in itertools.pairwise(bounds)]
@@ -247,7 +252,7 @@ def test_one_chunk_and_one_byte_at_a_time_give_the_same_messages(
 ) -> None:
     whole, whole_error = feed([stream], max_size)
     bytewise, bytewise_error = feed([bytes((b,)) for b in stream], max_size)
-    assert whole == bytewise
+    assert reencoded(whole) == reencoded(bytewise)
     assert (whole_error is None) == (bytewise_error is None)
 
 
@@ -259,7 +264,7 @@ def test_any_chunking_gives_the_messages_of_one_chunk(
     points = data.draw(st.lists(st.integers(0, len(stream)), max_size=8))
     chunked, _ = feed(cut(stream, points), max_size)
     whole, _ = feed([stream], max_size)
-    assert chunked == whole
+    assert reencoded(chunked) == reencoded(whole)
 
 
 @fast
