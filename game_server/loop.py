@@ -34,6 +34,7 @@ class TickLoop:
         duration: Histogram | None = None,
         lateness: Histogram | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        after_tick: Callable[[], None] | None = None,
     ) -> None:
         self.room = room
         self.clock = clock
@@ -43,6 +44,9 @@ class TickLoop:
         self.lateness = lateness or Histogram(TICK_BUCKETS)
         """Seconds each tick batch started after its deadline."""
         self._timer = timer
+        self.after_tick = after_tick
+        """Called after every tick this loop runs, the one that disposed the room included (the
+        registry refreshes listings here). Keep it cheap and never let it raise."""
         self._stopped = False
         self.task: asyncio.Task[None] | None = None
 
@@ -73,6 +77,8 @@ class TickLoop:
             elapsed = self._timer() - started
             room.stats.last_tick_duration = elapsed
             self.duration.observe(elapsed)
+            if self.after_tick is not None:
+                self.after_tick()
         return due
 
     async def run(self) -> None:
