@@ -150,7 +150,12 @@ class Client:
             and conn.state is ConnectionState.JOINED
             and self.room.published_tick > self.sent_tick
         ):
-            frame = self.room._state_frame(self.sent_tick)
+            room = self.room
+            frame = room._state_frame(self.sent_tick)
+            if self.sent_tick >= 0:
+                skipped = (frame.tick - self.sent_tick) // room.patch_rate - 1
+                if skipped > 0:
+                    room.stats.frames_coalesced += skipped
             conn.send_state(frame, self.last_input_seq)
             self.sent_tick = frame.tick
         self.pending_frames = 0

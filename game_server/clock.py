@@ -141,6 +141,8 @@ class TickSchedule:
         self.last_lateness = now - self.next_deadline
         index = round((self.next_deadline - self.start) / self.interval)
         missed = int((now - self.next_deadline) // self.interval) + 1
+        while self._deadline(index + missed) <= now:  # float floor division can fall one short
+            missed += 1
         run = min(missed, self.max_catch_up)
         self.caught_up += run - 1
         if missed > run:

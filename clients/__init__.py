@@ -1,0 +1,1 @@
+"""Clients for tickroom servers: ``clients.python`` (asyncio client, bots), ``clients/browser``."""

@@ -1,0 +1,54 @@
+"""Server settings: one pydantic model, read from ``TICKROOM_*`` environment variables and
+overridden by command-line flags (``python -m game_server run --help``).
+
+Every edge default is the safe one: a 4 KiB frame limit, a per-client rate limit, Origin checks,
+idle, join and acknowledgement timeouts, and no permessage-deflate. ``docs/reference/settings.md``
+lists each setting; change them together.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_GAMES = (
+    "arena=game_server.games.arena:Arena",
+    "connect_four=game_server.games.connect_four:ConnectFour",
+    "relay=game_server.games.relay:RelayRoom",
+)
+
+
+class Settings(BaseSettings):
+    """Everything ``create_app`` needs. Environment: ``TICKROOM_<FIELD>`` (lists as JSON)."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKROOM_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "info"
+    public_url: str = ""
+    """Base URL clients reach this process at (``https://games.example.com``); empty: taken
+    from each request's Host header. Seat reservations' ``url`` is built from it."""
+    games: list[str] = Field(default_factory=lambda: list(DEFAULT_GAMES))
+    """Room types to register, each ``name=module:RoomClass``."""
+    tick_rate: float | None = Field(default=None, gt=0)
+    """Overrides every registered room's ``tick_rate`` when set."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins (``https://example.com``) allowed to open sockets, besides the server's own
+    origin. Requests with no Origin header (bots, native clients) are allowed."""
+    allow_any_origin: bool = False
+    """Turn the Origin check off (development only)."""
+    max_frame_size: int = Field(default=4096, ge=64)
+    """Largest incoming frame in bytes; larger ones close the socket with MESSAGE_TOO_BIG."""
+    join_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a new socket has to send JOIN or RECONNECT."""
+    idle_timeout: float = Field(default=60.0, gt=0)
+    """Seconds without any frame from a client before it is closed with IDLE_TIMEOUT."""
+    ack_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a client may go without acknowledging newer state before TOO_SLOW."""
+    ws_ping_interval: float = Field(default=20.0, gt=0)
+    ws_ping_timeout: float = Field(default=20.0, gt=0)
+    shutdown_timeout: float = Field(default=10.0, ge=0)
+    """Seconds graceful shutdown waits for rooms to drain before closing everyone."""
+    max_catch_up: int = Field(default=5, ge=1)
+    """Ticks a late room loop may run back to back before it skips."""
