@@ -64,14 +64,15 @@ DirtyNode = dict[Any, Any] | _ListDirty
 class _Tracked:
     """What TrackedMap and TrackedList share: their place in the tree and their dirty node."""
 
-    if not TYPE_CHECKING:  # empty slots keep dict/list layouts; mypy must not see them
+    if TYPE_CHECKING:  # the attributes live in the subclasses' slots
+        _parent: TrackedMap | TrackedList | None
+        _key: str | int | None
+        _tracker: StateTracker | None
+        _schema: SchemaNode | None
+        _dnode: DirtyNode | None
+        _dgen: int
+    else:  # empty slots keep dict/list layouts; mypy must not see them
         __slots__ = ()
-    _parent: TrackedMap | TrackedList | None
-    _key: str | int | None
-    _tracker: StateTracker | None
-    _schema: SchemaNode | None
-    _dnode: DirtyNode | None
-    _dgen: int
 
     def _attach(
         self, parent: TrackedMap | TrackedList | None, key: str | int | None, tracker: StateTracker
