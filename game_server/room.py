@@ -434,16 +434,19 @@ class Room:
             return
         if message.seq <= client.received_seq:
             return  # a re-sent input already accepted (reconnection): apply once
-        client.received_seq = message.seq
-        self._queue(client, ("input", client, message.seq, message.payload))
+        if self._queue(client, ("input", client, message.seq, message.payload)):
+            client.received_seq = message.seq  # a dropped input was not accepted
 
-    def _queue(self, client: Client, event: Event) -> None:
+    def _queue(self, client: Client, event: Event) -> bool:
+        """Queue ``event`` for the next tick unless ``client`` is over its cap (then count the
+        drop). Returns whether it was queued."""
         if client.queued >= self.max_inputs_per_tick:
             client.inputs_dropped += 1
             self.stats.inputs_dropped += 1
-            return
+            return False
         client.queued += 1
         self._events.append(event)
+        return True
 
     def _closed(self, client: Client, connection: Connection, consented: bool) -> None:
         """The socket of ``connection`` closed. A player without LEAVE is dropped (seat kept

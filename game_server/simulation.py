@@ -76,7 +76,6 @@ class SimClient:
         self._seat_token = seat.seat_token
         self._next_seq = 1
         self._next_request = 1
-        self._pending_resend: list[tuple[int, Any]] = []
         self.unacked_inputs: dict[int, Any] = {}
         """Inputs sent that no state has acknowledged yet (for prediction)."""
         self._up: deque[tuple[int, bytes | str]] = deque()
@@ -104,7 +103,8 @@ class SimClient:
     # -- acting --------------------------------------------------------------------------------
 
     def send_input(self, payload: Any) -> int:
-        """Send an input; returns its sequence number."""
+        """Send an input; returns its sequence number. Without a joined link (before the
+        WELCOME, or dropped) it is kept and sent once the client is welcomed."""
         seq = self._next_seq
         self._next_seq += 1
         self.unacked_inputs[seq] = payload
@@ -147,14 +147,13 @@ class SimClient:
         self._server_side_closed(ABNORMAL_CLOSURE)
 
     def reconnect(self) -> None:
-        """Open a new link and resume the session with the reconnect token; inputs not yet
-        acknowledged are re-sent (the server applies each once)."""
+        """Open a new link and resume the session with the reconnect token; once welcomed,
+        inputs not yet acknowledged (those sent while the link was down included) are re-sent
+        (the server applies each once)."""
         self._client_conn = self._new_connection(Side.CLIENT)
         self._server_conn = self._new_connection(Side.SERVER)
         self.close_code = None
         self._client_conn.send(Reconnect(1, self.reconnect_token, self.tick))
-        for seq, payload in sorted(self.unacked_inputs.items()):
-            self._pending_resend.append((seq, payload))
         self._flush_up()
 
     # -- the link --------------------------------------------------------------------------------
@@ -239,9 +238,9 @@ class SimClient:
                 self.welcome = event
                 self.reconnect_token = event.reconnect_token
                 self.schema = Schema.from_wire(event.schema)
-                for seq, payload in self._pending_resend:
+                # Inputs sent before this WELCOME went nowhere (no joined link): send them now.
+                for seq, payload in sorted(self.unacked_inputs.items()):
                     self._client_conn.send_input(seq, payload)
-                self._pending_resend = []
             elif isinstance(event, FullState):
                 self.state = decode_state(event.state, self.schema)
                 self._applied(event.tick, event.last_seq)

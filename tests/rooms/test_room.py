@@ -562,6 +562,18 @@ def test_a_flooding_client_loses_only_its_own_excess_inputs() -> None:
     assert room.stats.inputs_dropped == 6
 
 
+def test_an_input_the_cap_dropped_is_applied_when_sent_again() -> None:
+    room = started(Ledger)  # max_inputs_per_tick = 4
+    alice = connect(room)
+    tick(room)
+    feed(alice, *(Input(seq, seq) for seq in range(1, 7)))
+    tick(room)
+    assert alice.received_seq == 4  # 5 and 6 were dropped, not accepted
+    feed(alice, Input(5, 5), Input(6, 6))
+    tick(room)
+    assert room.state["seen"][alice.session_id] == [1, 2, 3, 4, 5, 6]
+
+
 def test_the_input_cap_is_per_tick() -> None:
     room = started(Ledger)
     alice = connect(room)
