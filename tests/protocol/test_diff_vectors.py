@@ -1,0 +1,110 @@
+"""The shared state-delta vectors: each delta applies exactly, and the file is current.
+
+The browser client runs the same ``tests/vectors/diff_vectors.json``. The docs' worked PATCH
+example (docs/protocol.md, "State: snapshots and deltas") is checked here too.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+
+from protocol.codec import CLIENT_MAX_SIZE, StateFrame, decode
+from protocol.diff import StateTracker, apply_delta, state_hash
+from protocol.messages import Patch
+from protocol.schema import Quantized, Schema
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS_DIR = ROOT / "tests" / "vectors"
+VECTORS_FILE = VECTORS_DIR / "diff_vectors.json"
+VECTORS: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text())
+
+
+def vector_id(vector: dict[str, Any]) -> str:
+    return str(vector["name"])
+
+
+def indexes_as_ints(delta: Any) -> Any:
+    """A JSON delta with the index keys of its list edits turned back into integers."""
+    if type(delta) is dict:
+        return {key: indexes_as_ints(entry) for key, entry in delta.items()}
+    if type(delta) is list and len(delta) == 3 and delta[0] == 2 and type(delta[2]) is dict:
+        return [2, delta[1], {int(key): indexes_as_ints(e) for key, e in delta[2].items()}]
+    return delta
+
+
+def test_the_file_is_what_the_generator_writes_now() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "generate_diff_vectors", VECTORS_DIR / "generate_diff_vectors.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    rendered: str = generator.render()
+    assert VECTORS_FILE.read_text() == rendered, (
+        "run: python -m tests.vectors.generate_diff_vectors"
+    )
+
+
+def test_the_vectors_cover_every_operation() -> None:
+    hexes = " ".join(vector["delta_hex"] for vector in VECTORS)
+    names = {vector["name"] for vector in VECTORS}
+    assert {"scalar set", "nested map", "delete", "replace map", "replace list"} <= names
+    assert {"list append", "list truncate", "list item set", "nested in list item"} <= names
+    assert "9100" in hexes  # [0]
+    assert "9201" in hexes  # [1, whole]
+    assert "9302" in hexes  # [2, length, entries]
+    assert "ca" in hexes  # a float32
+    assert {kind for vector in VECTORS for _, kind, _ in vector["schema"]} == {1, 2}
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
+def test_the_delta_applied_to_before_gives_after(vector: dict[str, Any]) -> None:
+    schema = Schema.from_wire(vector["schema"])
+    state = copy.deepcopy(vector["before"])
+    delta = msgpack.unpackb(bytes.fromhex(vector["delta_hex"]), raw=False, strict_map_key=False)
+    apply_delta(state, delta, schema)
+    assert state == vector["after"]
+    assert state_hash(state) == vector["after_hash"] == state_hash(vector["after"])
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
+def test_the_json_delta_is_the_binary_one_with_string_indexes(vector: dict[str, Any]) -> None:
+    delta = msgpack.unpackb(bytes.fromhex(vector["delta_hex"]), raw=False, strict_map_key=False)
+    assert indexes_as_ints(vector["delta"]) == delta
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
+def test_before_already_holds_its_numbers_in_their_declared_precision(
+    vector: dict[str, Any],
+) -> None:
+    schema = Schema.from_wire(vector["schema"])
+    assert StateTracker(vector["before"], schema=schema).snapshot() == vector["before"]
+
+
+def test_the_docs_worked_patch_example_is_what_the_tracker_sends() -> None:
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    section = doc.split("### Worked example: a PATCH moving one NPC", 1)[1]
+    documented = re.search(r"Whole frame, (\d+) bytes: `([0-9a-f ]+)`", section)
+    assert documented is not None
+    schema = Schema({"npcs.*.x": Quantized(1 / 16), "npcs.*.y": Quantized(1 / 16)})
+    npcs = [{"x": 10, "y": 10}, {"x": 20, "y": 30}, {"x": 100, "y": 20}]
+    tracker = StateTracker({"npcs": npcs}, schema=schema, tick=1201)
+    tracker.state["npcs"][2]["x"] = 100.5
+    tracker.state["npcs"][2]["y"] = 20.25
+    tracker.commit(1202)
+    body = tracker.encode_delta(1201)
+    assert body is not None
+    frame = StateFrame(1202, 1201, body).for_member(7)
+    assert documented.group(2) == frame.hex(" ")
+    assert int(documented.group(1)) == len(frame)
+    delta = {"npcs": [2, 3, {2: {"x": 1608, "y": 324}}]}
+    assert decode(frame, CLIENT_MAX_SIZE) == [Patch(1202, 1201, 7, delta)]
