@@ -92,6 +92,7 @@ def test_a_rotating_block_of_npcs_moves_each_tick() -> None:
 def test_positions_are_quantised_to_sixteenths() -> None:
     sim = Simulation(Arena, seed=7)
     alice = sim.join()
+    sim.step()
     alice.send_input({"dx": 0.3, "dy": -0.7})
     sim.step(30)
     state = alice.state
@@ -117,6 +118,7 @@ def test_positions_travel_as_integer_sixteenths() -> None:
 def test_every_client_state_equals_the_room_snapshot() -> None:
     sim = Simulation(Arena, seed=7)
     alice, bob = sim.join(), sim.join(json=True)
+    sim.step()
     alice.send_input({"dx": 1, "dy": 0.25})
     bob.send_input({"dx": -0.5, "dy": 1})
     for _ in range(40):
@@ -217,6 +219,7 @@ def play_match(seed: int) -> list[str]:
     """The room's state hash after each of 50 ticks of a scripted two-player match."""
     sim = Simulation(Arena, seed=seed)
     alice, bob = sim.join(), sim.join()
+    sim.step()
     hashes = []
     for tick in range(50):
         alice.send_input({"dx": 1 if tick % 10 < 5 else -1, "dy": 0})
@@ -235,6 +238,7 @@ def test_the_same_seed_and_inputs_give_the_same_hashes() -> None:
 def test_a_recorded_match_replays_exactly(tmp_path: Path) -> None:
     sim = Simulation(Arena, seed=3, record=True)
     alice, bob = sim.join({"name": "alice"}), sim.join({"name": "bob"})
+    sim.step()
     alice.send_input({"dx": 1, "dy": 0})
     sim.step(10)
     bob.send_input({"dx": -1, "dy": 1})
@@ -250,9 +254,10 @@ def test_a_recorded_match_replays_exactly(tmp_path: Path) -> None:
     assert result.ticks == sim.tick
 
 
-def test_a_tampered_recording_diverges(tmp_path: Path) -> None:
+def test_a_tampered_recording_diverges() -> None:
     sim = Simulation(Arena, seed=3, record=True)
     alice = sim.join()
+    sim.step()
     alice.send_input({"dx": 1, "dy": 0})
     sim.step(10)
     assert sim.recording is not None
