@@ -52,6 +52,15 @@ class Arena(Room):
         ]
         self.next_npc = 0
 
+    def save_game(self) -> dict[str, Any]:
+        """The NPC count and the rotating block's start live outside ``state``."""
+        return {"npc_count": self.npc_count, "next_npc": self.next_npc}
+
+    def restore_game(self, data: dict[str, Any]) -> None:
+        """Take back what ``save_game`` kept."""
+        self.npc_count = int(data["npc_count"])
+        self.next_npc = int(data["next_npc"])
+
     def on_join(self, client: Client, options: dict[str, Any]) -> None:
         """Spectators only watch; players get a body at a random spot."""
         if client.is_spectator:
