@@ -64,6 +64,8 @@ from protocol.state import ConnectionState
 
 logger = logging.getLogger("game_server.room")
 
+_CLIENT_EVENTS = frozenset({"input", "message", "request"})
+
 _INVALID: Any = object()
 """What ``_validated_input`` returns for an input that failed ``input_model``."""
 
@@ -107,7 +109,11 @@ class Room:
     max_messages_per_second: ClassVar[float] = 60.0
     """Per-client rate limit of inputs, messages and requests, enforced at the socket edge."""
     max_inputs_per_tick: ClassVar[int] = 8
-    """Per-client cap on queued inputs, messages and requests; the excess is dropped."""
+    """Inputs, messages and requests of one client processed per tick; the rest wait for the
+    next ticks, in order (a burst, such as inputs re-sent after a reconnection, is spread out)."""
+    max_input_backlog: ClassVar[int] = 128
+    """Inputs, messages and requests of one client waiting at most; beyond it a flooding
+    client loses its own excess (counted in ``inputs_dropped``), never anyone else's."""
     max_queued_frames: ClassVar[int] = 256
     """Frames (besides state) waiting for a slow reader before it is closed as TOO_SLOW."""
     private: ClassVar[bool] = False
@@ -265,7 +271,7 @@ class Room:
                 client._queued_frame()
 
     def lock(self) -> None:
-        """Let nobody new join (reconnections still work)."""
+        """Take no new players (spectators and reconnections are still let in)."""
         self.locked = True
 
     def unlock(self) -> None:
@@ -299,7 +305,7 @@ class Room:
     def _check_open(self, role: Role) -> None:
         if self.disposed:
             raise SeatInvalidError("room is disposed")
-        if self.locked:
+        if self.locked and role is Role.PLAYER:
             raise RoomLockedError("room is locked")
         if role is Role.PLAYER and self.player_count >= self.max_clients:
             raise RoomFullError("room is full")
@@ -438,9 +444,9 @@ class Room:
             client.received_seq = message.seq  # a dropped input was not accepted
 
     def _queue(self, client: Client, event: Event) -> bool:
-        """Queue ``event`` for the next tick unless ``client`` is over its cap (then count the
-        drop). Returns whether it was queued."""
-        if client.queued >= self.max_inputs_per_tick:
+        """Queue ``event`` unless ``client``'s backlog is full (then count the drop). Returns
+        whether it was queued."""
+        if client.queued >= self.max_input_backlog:
             client.inputs_dropped += 1
             self.stats.inputs_dropped += 1
             return False
@@ -508,9 +514,17 @@ class Room:
         self.timers.now = now  # timers set while events are processed count from this tick
         self._expire(now)
         events, self._events = self._events, deque()
+        turns: dict[Client, int] = {}
+        cap = self.max_inputs_per_tick
         for event in events:
             if self.disposed:
                 return
+            if event[0] in _CLIENT_EVENTS:
+                turn = turns.get(event[1], 0)
+                if turn >= cap:
+                    self._events.append(event)  # over this tick's share: next tick, in order
+                    continue
+                turns[event[1]] = turn + 1
             self._process(event)
         for timer in self.timers.due(now):
             self._run("timer", timer.callback)
@@ -528,7 +542,7 @@ class Room:
 
     def _process(self, event: Event) -> None:
         kind, client = event[0], event[1]
-        if kind in ("input", "message", "request"):
+        if kind in _CLIENT_EVENTS:
             client.queued -= 1
             if client.status is ClientStatus.LEFT:
                 return  # it left before its turn: the event is void (and not recorded)

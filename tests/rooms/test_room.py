@@ -220,6 +220,7 @@ class Ledger(Room):
     """Keeps every input payload in arrival order, per client."""
 
     max_inputs_per_tick = 4
+    max_input_backlog = 6
 
     def on_create(self, options: dict[str, Any]) -> None:
         self.state["seen"] = {}
@@ -549,7 +550,7 @@ def test_duplicate_input_seqs_are_applied_once() -> None:
 
 
 def test_a_flooding_client_loses_only_its_own_excess_inputs() -> None:
-    room = started(Ledger)  # max_inputs_per_tick = 4
+    room = started(Ledger)  # max_inputs_per_tick = 4, max_input_backlog = 6
     flood, calm = connect(room), connect(room)
     tick(room)
     feed(flood, *(Input(seq, seq) for seq in range(1, 11)))
@@ -557,21 +558,34 @@ def test_a_flooding_client_loses_only_its_own_excess_inputs() -> None:
     tick(room)
     assert room.state["seen"][flood.session_id] == [1, 2, 3, 4]
     assert room.state["seen"][calm.session_id] == [1, 2, 3, 4]
-    assert flood.inputs_dropped == 6
+    assert flood.inputs_dropped == 4
     assert calm.inputs_dropped == 0
-    assert room.stats.inputs_dropped == 6
+    assert room.stats.inputs_dropped == 4
 
 
-def test_an_input_the_cap_dropped_is_applied_when_sent_again() -> None:
-    room = started(Ledger)  # max_inputs_per_tick = 4
+def test_a_burst_over_the_per_tick_share_is_spread_over_the_next_ticks() -> None:
+    room = started(Ledger)  # max_inputs_per_tick = 4, max_input_backlog = 6
     alice = connect(room)
     tick(room)
     feed(alice, *(Input(seq, seq) for seq in range(1, 7)))
     tick(room)
-    assert alice.received_seq == 4  # 5 and 6 were dropped, not accepted
-    feed(alice, Input(5, 5), Input(6, 6))
+    assert room.state["seen"][alice.session_id] == [1, 2, 3, 4]
     tick(room)
     assert room.state["seen"][alice.session_id] == [1, 2, 3, 4, 5, 6]
+    assert alice.inputs_dropped == 0
+
+
+def test_an_input_the_backlog_dropped_is_applied_when_sent_again() -> None:
+    room = started(Ledger)  # max_inputs_per_tick = 4, max_input_backlog = 6
+    alice = connect(room)
+    tick(room)
+    feed(alice, *(Input(seq, seq) for seq in range(1, 9)))
+    assert alice.received_seq == 6  # 7 and 8 were dropped, not accepted
+    tick(room)
+    tick(room)
+    feed(alice, Input(7, 7), Input(8, 8))
+    tick(room)
+    assert room.state["seen"][alice.session_id] == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_the_input_cap_is_per_tick() -> None:
@@ -669,6 +683,14 @@ def test_lock_refuses_new_seats_and_unlock_reopens_them() -> None:
     room.unlock()
     connect(room)
     assert room.player_count == 1
+
+
+def test_a_locked_room_still_takes_spectators() -> None:
+    room = started(Ledger)
+    room.lock()
+    with pytest.raises(RoomLockedError, match=r"^room is locked$"):
+        room._reserve()
+    assert room._reserve(role=Role.SPECTATOR).role is Role.SPECTATOR
 
 
 def test_a_locked_room_still_takes_reconnections() -> None:

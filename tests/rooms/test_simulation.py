@@ -19,8 +19,6 @@ class Tally(Room):
     """Keeps every input payload each player sent, in the order the room applied them."""
 
     reconnection_grace = 5.0
-    max_inputs_per_tick = 32
-    """Inputs re-sent after a reconnection arrive in one burst, which must fit the cap."""
 
     def on_create(self, options: dict[str, Any]) -> None:
         self.state["seen"] = {}
