@@ -14,8 +14,8 @@ colour 1 and moves first. Anyone else may watch as a spectator. The whole game i
 Messages: ``drop {"column": 0..6}``. Requests: ``rematch`` (when the game is over; the second
 ask starts a new game with colours swapped). Refusals are ERRORs with NOT_ALLOWED.
 
-The room locks when its second player joins. ``Room.lock`` closes the room to spectators too,
-so spectators must join before the game starts. A player who leaves mid-game (or who doesn't
+The room locks when its second player joins; spectators may still come to watch. A player who
+leaves mid-game (or who doesn't
 come back within the reconnection grace) forfeits. The room then unlocks, and a new opponent
 who joins starts a new game.
 
