@@ -129,22 +129,32 @@ class WebSocketSession:
         reader = asyncio.create_task(self._read_loop())
         writer = asyncio.create_task(self._write_loop())
         watchdog = asyncio.create_task(self._watchdog())
+        tasks = {reader, writer, watchdog}
+        done: set[asyncio.Task[None]] = set()
         try:
-            done, _ = await asyncio.wait(
-                {reader, writer, watchdog}, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._finish()
-            if reader in done and self.connection.close_to_send is not None and not writer.done():
-                self.wake()  # we closed: let the writer deliver the last frames and the close
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(asyncio.shield(writer), WRITER_GRACE)
-            for task in (reader, writer, watchdog):
-                task.cancel()
-            await asyncio.gather(reader, writer, watchdog, return_exceptions=True)
-            metrics.sockets_open -= 1
-            code = self.connection.close_code or NO_STATUS
-            metrics.disconnects[code] = metrics.disconnects.get(code, 0) + 1
+            try:
+                if (
+                    reader in done
+                    and self.connection.close_to_send is not None
+                    and not writer.done()
+                ):
+                    self.wake()  # we closed: let the writer deliver the last frames and the close
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(writer), WRITER_GRACE)
+            finally:
+                # Counted before the last await: a cancelled session still balances the gauge.
+                for task in tasks:
+                    task.cancel()
+                metrics.sockets_open -= 1
+                code = self.connection.close_code or NO_STATUS
+                metrics.disconnects[code] = metrics.disconnects.get(code, 0) + 1
+            # asyncio.wait, not gather: a cancellation of this task stays this task's own (gather
+            # would re-raise a child's CancelledError, which an enclosing cancel scope such as
+            # anyio's does not recognise, so the ASGI server would see the session fail).
+            await asyncio.wait(tasks)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -225,7 +235,10 @@ class WebSocketSession:
                 self.client = room._resume(event.token, event.last_tick, conn, self)
                 self.server.metrics.reconnects += 1
         except MatchmakeError as exc:
-            conn.close(exc.close_code, exc.message)
+            # docs/protocol.md: a refused RECONNECT closes with FAILED_TO_RECONNECT (go back to
+            # matchmaking); a refused JOIN with the refusal's own code.
+            refused = isinstance(event, Reconnect)
+            conn.close(CloseCode.FAILED_TO_RECONNECT if refused else exc.close_code, exc.message)
             self.wake()
             return
         rate = float(room.max_messages_per_second)
