@@ -1,5 +1,6 @@
 """The ``python -m game_server`` (and ``tickroom``) command line.
 
+    python -m game_server run [--host 127.0.0.1] [--port 8000] [--game name=module:Class] ...
     python -m game_server replay match.tickrec [--strict]
     python -m game_server simulate --game arena --ticks 10000 --clients 10 --seed 7 \\
         [--record match.tickrec]
@@ -27,6 +28,8 @@ from game_server.errors import ReplayDivergedError
 from game_server.games.arena import Arena
 from game_server.recording import Recording, load_room_class, replay
 from game_server.room import Room
+from game_server.serve import run
+from game_server.settings import Settings
 from game_server.simulation import Simulation
 
 GAMES: dict[str, type[Room]] = {"arena": Arena}
@@ -39,10 +42,31 @@ INPUT_CHANCE = 0.3
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m game_server",
-        description="Replay recorded matches and run headless simulations.",
+        description="Run the server, replay recorded matches, run headless simulations.",
         epilog="exit status: 0 ok, 1 a replay diverged, 2 bad arguments or file",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run_command = commands.add_parser(
+        "run", help="start the server (reference games registered; Ctrl-C drains and stops)"
+    )
+    run_command.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    run_command.add_argument("--port", type=int, help="port to bind (default 8000)")
+    run_command.add_argument("--log-level", help="uvicorn log level (default info)")
+    run_command.add_argument("--tick-rate", type=float, help="override every room's tick rate")
+    run_command.add_argument(
+        "--game",
+        action="append",
+        metavar="NAME=MODULE:CLASS",
+        help="register a room type (repeatable; adds to the reference games)",
+    )
+    run_command.add_argument(
+        "--no-demo-games", action="store_true", help="register only the --game rooms"
+    )
+    run_command.add_argument("--public-url", help="base URL clients reach this server at")
+    run_command.add_argument(
+        "--allow-origin", action="append", metavar="ORIGIN", help="extra allowed Origin"
+    )
 
     replay_command = commands.add_parser("replay", help="replay a recording and check its hashes")
     replay_command.add_argument("file", metavar="FILE", help="a recording (.tickrec)")
@@ -70,6 +94,9 @@ def _replay(file: str, strict: bool) -> int:
     except ReplayDivergedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (ImportError, AttributeError) as exc:
+        print(f"error: cannot load room {recording.room!r}: {exc}", file=sys.stderr)
+        return 2
     if result.ok:
         print(f"replayed {result.ticks} ticks: OK")
         return 0
@@ -107,10 +134,47 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """``Settings`` from the environment, overridden by the flags given."""
+    base = Settings()
+    overrides: dict[str, object] = {}
+    for flag, name in (
+        ("host", "host"),
+        ("port", "port"),
+        ("log_level", "log_level"),
+        ("tick_rate", "tick_rate"),
+        ("public_url", "public_url"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[name] = value
+    games = [] if args.no_demo_games else list(base.games)
+    games.extend(args.game or [])
+    overrides["games"] = games
+    if args.allow_origin:
+        overrides["allowed_origins"] = [*base.allowed_origins, *args.allow_origin]
+    return Settings(**{**base.model_dump(), **overrides})
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if not settings.games:
+        print("error: no games to serve (add --game name=module:Class)", file=sys.stderr)
+        return 2
+    print(
+        f"tickroom serving {len(settings.games)} room types on "
+        f"http://{settings.host}:{settings.port}/ (Ctrl-C to stop)"
+    )
+    run(settings)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit
     status."""
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
     if args.command == "replay":
         return _replay(args.file, args.strict)
     return _simulate(args)

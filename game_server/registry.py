@@ -214,14 +214,23 @@ class RoomRegistry:
                 self._flush_forever(), name="registry:listings"
             )
 
-    async def shutdown(self, timeout: float | None = None) -> None:
-        """Dispose every room (clients are closed with SERVER_SHUTDOWN), wait for their loops
-        to stop (at most ``timeout`` real seconds, if given) and remove their listings. The
-        registry refuses new seats afterwards; give the transport a moment to write the close
-        frames, then call ``close()``."""
+    async def shutdown(self, timeout: float | None = None, *, drain: float = 0.0) -> None:
+        """Stop matchmaking and end every room.
+
+        Each room is locked and its ``on_before_shutdown`` hook runs; rooms then have up to
+        ``drain`` real seconds to empty (they keep ticking, and dispose themselves when the
+        last client leaves). Rooms still running are disposed with SERVER_SHUTDOWN. Waits for
+        their loops to stop (at most ``timeout`` seconds, if given) and removes their listings.
+        New seats are refused from the first line on; give the transport a moment to write the
+        close frames, then call ``close()``."""
         self._closing = True
         entries = list(self._rooms.values())
         for entry in entries:
+            entry.room._before_shutdown()
+        running = [entry.loop.task for entry in entries if entry.loop.task is not None]
+        if drain > 0 and running:
+            await asyncio.wait(running, timeout=drain)
+        for entry in list(self._rooms.values()):
             entry.room._dispose(CloseCode.SERVER_SHUTDOWN, "server shutting down")
         tasks = [entry.loop.task for entry in entries if entry.loop.task is not None]
         if tasks:

@@ -198,6 +198,11 @@ class Room:
     def on_dispose(self) -> None:
         """The room is being disposed."""
 
+    def on_before_shutdown(self) -> None:
+        """The server is shutting down: the room is already locked, and is disposed as soon as
+        it empties or after the server's ``shutdown_timeout``. Tell the players, end the match,
+        save what must outlive the process."""
+
     def on_input(self, client: Client, payload: Any) -> None:
         """An input arrived (validated by ``input_model`` if set). Default: keep the latest in
         ``client.input`` for ``update`` to use."""
@@ -710,6 +715,13 @@ class Room:
             frame = StateFrame(tracker.tick, baseline, body)
         self._frames[baseline] = frame
         return frame
+
+    def _before_shutdown(self) -> None:
+        """Lock the room and run ``on_before_shutdown`` (contained like every hook)."""
+        if self.disposed:
+            return
+        self.locked = True
+        self._run("on_before_shutdown", self.on_before_shutdown)
 
     @property
     def is_empty(self) -> bool:

@@ -1,0 +1,88 @@
+"""Running the app under uvicorn, with the graceful shutdown a game server needs.
+
+uvicorn on its own answers SIGTERM by closing every WebSocket with 1012 before the app hears of
+it. ``GameServer`` intercepts the first SIGINT/SIGTERM instead: matchmaking stops, every room is
+locked and told (``Room.on_before_shutdown``), rooms get ``shutdown_timeout`` seconds to empty,
+the rest are closed with SERVER_SHUTDOWN (4001), and only then does uvicorn stop. A second
+signal forces the exit at once.
+
+Owns: the uvicorn configuration (permessage-deflate off for game frames, pings, frame cap) and
+the shutdown sequence. Must never: hold game or protocol logic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from game_server.app import ServerState, create_app
+from game_server.settings import Settings
+
+logger = logging.getLogger("game_server.serve")
+
+CLOSE_FLUSH = 0.25
+"""Seconds the socket writers get to send their close frames before uvicorn stops."""
+
+
+def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The uvicorn configuration for ``app``: deflate off, our pings, a frame cap above ours
+    (so oversized frames get our MESSAGE_TOO_BIG close, not uvicorn's 1009)."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
+        ws_max_size=max(64 * 1024, settings.max_frame_size * 4),
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+        lifespan="on",
+    )
+
+
+class GameServer(uvicorn.Server):
+    """A uvicorn server whose first SIGINT/SIGTERM drains the rooms before sockets close."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, settings: Settings) -> None:
+        super().__init__(config)
+        self.app = app
+        self.settings = settings
+        self._draining = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        """Remember the event loop, then start as uvicorn does."""
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)  # type: ignore[arg-type]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """First signal: drain gracefully. Second: let uvicorn exit now."""
+        if self._draining or self._loop is None or not self.started:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        logger.info("shutting down: draining rooms for up to %ss", self.settings.shutdown_timeout)
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._drain()))
+
+    async def _drain(self) -> None:
+        state: ServerState | None = getattr(self.app.state, "server", None)
+        try:
+            if state is not None:
+                await state.registry.shutdown(
+                    timeout=self.settings.shutdown_timeout, drain=self.settings.shutdown_timeout
+                )
+                await asyncio.sleep(CLOSE_FLUSH)
+        finally:
+            self.should_exit = True
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM (blocking)."""
+    app = create_app(settings)
+    server = GameServer(uvicorn_config(app, settings), app, settings)
+    server.run()
