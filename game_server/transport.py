@@ -183,6 +183,13 @@ class WebSocketSession:
         self._last_seen = now
         if not self._admit(now):
             return
+        limit = self.settings.max_frame_size
+        if len(data) > limit:
+            # A message may hold several frames, but no more bytes than one frame may: otherwise
+            # the decoder would do unbounded work before any limit applied.
+            self.server.metrics.protocol_errors += 1
+            self._close(CloseCode.MESSAGE_TOO_BIG, f"message exceeds {limit} bytes")
+            return
         try:
             conn.receive_data(data)
         except RemoteProtocolError:
