@@ -99,6 +99,26 @@ def render_metrics(registry: RoomRegistry, edge: ServerMetrics) -> str:
         "Handshakes refused by Origin.",
         edge.origin_refused,
     )
+    stats = registry.stats
+    for name, text, value in (
+        ("tickroom_rooms_created_total", "Rooms created.", stats.rooms_created),
+        ("tickroom_rooms_disposed_total", "Rooms disposed.", stats.rooms_disposed),
+        ("tickroom_seats_reserved_total", "Seats reserved by matchmaking.", stats.seats_reserved),
+        (
+            "tickroom_reservations_expired_total",
+            "Seat reservations never redeemed in time.",
+            stats.reservations_expired,
+        ),
+        ("tickroom_joins_total", "Seats redeemed over a socket (JOIN).", edge.joins),
+        (
+            "tickroom_reconnects_total",
+            "Sessions resumed over a socket (RECONNECT).",
+            edge.reconnects,
+        ),
+        ("tickroom_leaves_total", "Clients that left on purpose (LEAVE).", edge.leaves),
+        ("tickroom_too_slow_total", "Sockets closed for not acknowledging state.", edge.too_slow),
+    ):
+        _line(lines, name, "counter", text, value)
     lines.append("# HELP tickroom_disconnects_total Sockets closed, by close code.")
     lines.append("# TYPE tickroom_disconnects_total counter")
     for code, count in sorted(edge.disconnects.items()):

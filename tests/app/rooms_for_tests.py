@@ -31,8 +31,8 @@ class Walk(Room):
     """Players at ``{"x", "y"}``; each input ``{"dx": -1..1, "dy": -1..1}`` is one step.
 
     Options: ``mode`` (a string, shown in the listing's metadata), ``locked`` (lock the room at
-    creation). Messages: ``kick_me`` (the room kicks the sender), ``spam`` (the room sends the
-    sender ``payload`` messages within one tick).
+    creation: only a spectator can create it then). Messages: ``kick_me`` (the room kicks the
+    sender), ``spam`` (the room sends the sender ``payload`` messages within one tick).
     """
 
     max_clients = 3
