@@ -30,6 +30,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from clients.python.room import RoomConnection
 from clients.python.sync import SyncGameClient, SyncRoom
 
 if TYPE_CHECKING:
@@ -100,6 +101,11 @@ class ArenaTask:
         before, after = self.distance(previous), self.distance(observation)
         gained = before - after if math.isfinite(before) and math.isfinite(after) else 0.0
         return gained, step >= self.max_steps or after <= self.radius
+
+
+def _past_welcome(room: RoomConnection) -> bool:
+    """Whether ``room`` applied a state newer than its WELCOME (its join is in it)."""
+    return room.welcome is not None and room.tick > room.welcome.tick
 
 
 def toward_target(observation: Observation) -> dict[str, float]:
@@ -248,7 +254,9 @@ class LiveEnv(_Env):
         if self.room is not None and self.room.closed is None:
             self.room.leave()
         join = self.client.create if self.method == "create" else self.client.join_or_create
-        self.room = join(self.room_name, self.options)
+        self.room = room = join(self.room_name, self.options)
+        # The first state may predate the join: wait for the tick that processed it.
+        room.wait_for(_past_welcome, self.step_timeout)
         return self._begin(seed, self._observe())
 
     def _observe(self) -> Observation:
