@@ -118,6 +118,11 @@ class Room:
     """Frames (besides state) waiting for a slow reader before it is closed as TOO_SLOW."""
     private: ClassVar[bool] = False
     """Private rooms are hidden from listings and matchmaking; join them by id."""
+    persistent: ClassVar[bool] = False
+    """Survive a server restart: with a shared backend (Redis), shutdown saves the room
+    (``game_server.persistence.save_room``: state, seats, reconnect tokens) instead of closing
+    it, its clients are closed with MAY_TRY_RECONNECT, and another process restores it when
+    they reconnect. Needs plain-data state and a ``save_game`` for what lives outside it."""
     metadata: dict[str, Any] = {}  # noqa: RUF012  (copied per instance in __init__)
     state_precision: ClassVar[dict[str, Precision]] = {}
     """Declared precision of numeric state fields, by path pattern (protocol/schema.py)."""
