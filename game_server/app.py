@@ -18,6 +18,7 @@ errors whose body is ``{"error": {"code": <ErrorCode>, "name": "...", "message":
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -30,11 +31,12 @@ from pydantic import BaseModel, Field
 
 from game_server.clock import Clock, MonotonicClock
 from game_server.errors import MatchmakeError, SeatInvalidError
+from game_server.fastsocket import GameSocketServer
 from game_server.metrics_text import render_metrics
 from game_server.recording import load_room_class
 from game_server.registry import RoomRegistry, SeatReservation
 from game_server.settings import Settings
-from game_server.transport import WebSocketSession
+from game_server.transport import serve_websocket
 from protocol.codes import PROTOCOL_VERSION, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ErrorCode
 
 logger = logging.getLogger("game_server.app")
@@ -67,6 +69,8 @@ class ServerState:
     clock: Clock
     registry: RoomRegistry
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    game_port: int | None = None
+    """The port of the fast game socket, when ``settings.game_port`` enabled it."""
 
 
 class SeatReservationOut(BaseModel):
@@ -120,7 +124,14 @@ def _error(code: ErrorCode, message: str, status: int) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status)
 
 
-def _socket_url(request: Request, settings: Settings, room_id: str) -> str:
+def _socket_url(request: Request, state: ServerState, room_id: str) -> str:
+    settings = state.settings
+    if state.game_port is not None:
+        base = settings.public_game_url.rstrip("/")
+        if not base:
+            scheme = "wss" if request.url.scheme == "https" else "ws"
+            base = f"{scheme}://{request.url.hostname}:{state.game_port}"
+        return f"{base}/ws/{room_id}"
     base = settings.public_url.rstrip("/")
     if not base:
         base = str(request.base_url).rstrip("/")
@@ -153,12 +164,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = RoomRegistry(clock, max_catch_up=settings.max_catch_up)
         register_games(registry, settings)
-        app.state.server = ServerState(settings, clock, registry)
+        state = ServerState(settings, clock, registry)
+        app.state.server = state
         await registry.start()
+        game_socket: GameSocketServer | None = None
+        if settings.game_port is not None:
+            game_socket = GameSocketServer(state, settings.host, settings.game_port)
+            state.game_port = await game_socket.start()
         try:
             yield
         finally:
             await registry.shutdown(timeout=settings.shutdown_timeout)
+            if game_socket is not None:
+                await asyncio.sleep(0)  # let the sockets write their close frames
+                await game_socket.stop()
             await registry.close()
 
     app = FastAPI(
@@ -225,7 +244,7 @@ def _matchmaking_routes() -> APIRouter:
             room_name=seat.room_name,
             session_id=seat.session_id,
             token=seat.token,
-            url=_socket_url(request, state.settings, seat.room_id),
+            url=_socket_url(request, state, seat.room_id),
             expires_in=max(0.0, seat.expires_at - state.clock.now()),
             spectator=seat.spectator,
         )
@@ -270,6 +289,6 @@ def _operations_routes() -> APIRouter:
     async def game_socket(websocket: WebSocket, room_id: str) -> None:
         """The game socket. Offer a subprotocol, then send JOIN (or RECONNECT) first."""
         state: ServerState = websocket.app.state.server
-        await WebSocketSession(websocket, state, room_id=room_id).serve()
+        await serve_websocket(websocket, state, room_id)
 
     return router

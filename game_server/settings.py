@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     public_url: str = ""
     """Base URL clients reach this process at (``https://games.example.com``); empty: taken
     from each request's Host header. Seat reservations' ``url`` is built from it."""
+    game_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serve the game socket on this port with the dedicated fast transport (picows); seat
+    reservations then point there. None: the game socket is served by the HTTP app itself."""
+    public_game_url: str = ""
+    """Base URL (``wss://games.example.com:8001``) of the fast game socket as clients reach it;
+    empty: the request's host with ``game_port``."""
     games: list[str] = Field(default_factory=lambda: list(DEFAULT_GAMES))
     """Room types to register, each ``name=module:RoomClass``."""
     tick_rate: float | None = Field(default=None, gt=0)

@@ -1,0 +1,248 @@
+"""A dedicated, fast transport for the game socket: picows, beside the FastAPI app.
+
+The Starlette socket costs a task switch and several awaits per frame in each direction. Here
+the WebSocket framing is picows's (Cython): each incoming message arrives in a plain callback
+(``on_ws_frame``), and the room's ``wake()`` writes the member's frames straight into the
+transport's buffer, synchronously, right after the tick that produced them. No task per socket,
+no await per frame, and the bytes of a shared state frame go out as they are.
+
+Backpressure: when a socket's write buffer passes asyncio's high-water mark, picows calls
+``pause_writing``; the session then stops draining, so the member's state coalesces in the room
+(lazy state frames) instead of piling up here. ``resume_writing`` drains again: one catch-up
+patch. A client that never reads stops acknowledging and is closed as TOO_SLOW; if even the close
+cannot be written, the socket is aborted after ``WRITER_GRACE``.
+
+Enabled by ``Settings.game_port`` (``--game-port``): seat reservations then point at this port.
+The HTTP API and the Starlette socket stay on the main port. Must never: hold protocol or game
+logic (that is ``EdgeSession``'s and the room's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from picows import (
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
+
+from game_server.edge import EdgeSession, choose_subprotocol, origin_allowed
+
+if TYPE_CHECKING:
+    from game_server.app import ServerState
+
+logger = logging.getLogger("game_server.fastsocket")
+
+SWEEP_PERIOD = 0.5
+"""Seconds between timeout checks of every session."""
+WRITER_GRACE = 2.0
+"""Seconds a paused socket gets to take its close frame before it is aborted."""
+_BINARY = WSMsgType.BINARY
+_TEXT = WSMsgType.TEXT
+
+
+class FastSession(EdgeSession):
+    """One picows connection. Writes happen in ``wake()``, synchronously and never blocking."""
+
+    def __init__(self, server: ServerState, room_id: str, subprotocol: str | None) -> None:
+        super().__init__(server, room_id, subprotocol)
+        self.transport: WSTransport | None = None
+        self.paused = False
+        self.closed_at: float | None = None
+        self._flushing = False
+        self._again = False
+        self._fragments: list[bytes] = []
+
+    def wake(self) -> None:
+        """Write every frame due now, then the close if one is pending."""
+        if self._flushing:
+            self._again = True
+            return
+        transport = self.transport
+        if transport is None or self.paused or transport.is_close_frame_sent:
+            return
+        self._flushing = True
+        metrics = self.server.metrics
+        try:
+            again = True
+            while again:
+                self._again = False
+                for frame in self.drain():
+                    if type(frame) is bytes:
+                        transport.send(_BINARY, frame)
+                    else:
+                        transport.send(_TEXT, frame.encode())  # type: ignore[union-attr]
+                    metrics.frames_out += 1
+                    metrics.bytes_out += len(frame)
+                again = self._again
+            close = self.connection.close_to_send
+            if close is not None:
+                transport.send_close(close[0], close[1].encode())  # type: ignore[arg-type]
+                transport.disconnect()
+                if self.closed_at is None:
+                    self.closed_at = self.clock.now()
+        finally:
+            self._flushing = False
+
+    def on_frame(self, frame: WSFrame) -> None:
+        """One WebSocket frame from the peer (called by the listener)."""
+        kind = frame.msg_type
+        if kind is _BINARY or kind is _TEXT or kind is WSMsgType.CONTINUATION:
+            if not frame.fin or self._fragments:
+                self._fragments.append(frame.get_payload_as_bytes())
+                if sum(len(part) for part in self._fragments) > self.settings.max_frame_size:
+                    self._fragments.clear()
+                    self.receive(b"\x00" * (self.settings.max_frame_size + 1))  # too big
+                    return
+                if not frame.fin:
+                    return
+                payload = b"".join(self._fragments)
+                self._fragments.clear()
+            else:
+                payload = frame.get_payload_as_bytes()
+            if self.connection.is_json:
+                try:
+                    self.receive(payload.decode())
+                except UnicodeDecodeError:
+                    self.receive(payload)  # a binary frame on the JSON subprotocol: refused
+            else:
+                self.receive(payload)
+        elif kind is WSMsgType.CLOSE:
+            transport = self.transport
+            code = frame.get_close_code()
+            self.connection.receive_close(int(code.value) if code is not None else 1005)
+            if transport is not None and not transport.is_close_frame_sent:
+                transport.send_close(code)
+                transport.disconnect()
+
+
+class _Listener(WSListener):
+    """picows callbacks, forwarded to a FastSession."""
+
+    def __init__(self, session: FastSession, sessions: set[FastSession]) -> None:
+        super().__init__()
+        self.session = session
+        self.sessions = sessions
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.session.transport = transport
+        self.sessions.add(self.session)
+        self.session.server.metrics.sockets_open += 1
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.session.on_frame(frame)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        session = self.session
+        self.sessions.discard(session)
+        session.server.metrics.sockets_open -= 1
+        session.transport = None
+        session.finish()
+
+    def pause_writing(self) -> None:
+        self.session.paused = True
+
+    def resume_writing(self) -> None:
+        self.session.paused = False
+        self.session.wake()
+
+
+class GameSocketServer:
+    """The picows server for ``/ws/{room_id}``. ``await start()``, then ``await stop()``."""
+
+    def __init__(self, server: ServerState, host: str, port: int) -> None:
+        self.server = server
+        self.host = host
+        self.port = port
+        self.sessions: set[FastSession] = set()
+        self._listening: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def _own_origins(self) -> list[str]:
+        settings = self.server.settings
+        own = [
+            f"http://{settings.host}:{settings.port}",
+            f"https://{settings.host}:{settings.port}",
+        ]
+        if settings.public_url:
+            own.append(settings.public_url)
+        return own
+
+    def _factory(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener | None:
+        path = request.path.decode("latin-1").split("?", 1)[0]
+        if not path.startswith("/ws/") or len(path) <= len("/ws/"):
+            return None  # 404
+        settings = self.server.settings
+        headers = request.headers
+        if not origin_allowed(
+            headers.get("Origin"),
+            headers.get("Host", ""),
+            settings.allowed_origins,
+            settings.allow_any_origin,
+            self._own_origins(),
+        ):
+            self.server.metrics.origin_refused += 1
+            return WSUpgradeResponseWithListener(
+                WSUpgradeResponse.create_error_response(403, b"origin not allowed"), None
+            )
+        offered = headers.get("Sec-WebSocket-Protocol", "")
+        chosen = choose_subprotocol(offered.split(",")) if offered else None
+        session = FastSession(self.server, path[len("/ws/") :], chosen)
+        extra = {"Sec-WebSocket-Protocol": chosen} if chosen else None
+        return WSUpgradeResponseWithListener(
+            WSUpgradeResponse.create_101_response(extra_headers=extra),
+            _Listener(session, self.sessions),
+        )
+
+    async def start(self) -> int:
+        """Listen; returns the port (useful when ``port`` was 0)."""
+        settings = self.server.settings
+        self._listening = await ws_create_server(
+            self._factory,
+            self.host,
+            self.port,
+            max_frame_size=max(64 * 1024, settings.max_frame_size * 4),
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=settings.ws_ping_interval,
+            auto_ping_reply_timeout=settings.ws_ping_timeout,
+            websocket_handshake_timeout=settings.join_timeout,
+        )
+        self.port = self._listening.sockets[0].getsockname()[1]
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="fastsocket")
+        return self.port
+
+    async def _sweep(self) -> None:
+        clock = self.server.clock
+        while True:
+            await clock.sleep_until(clock.now() + SWEEP_PERIOD)
+            now = clock.now()
+            for session in list(self.sessions):
+                session.check_timeouts(now)
+                if session.connection.close_to_send is None:
+                    continue
+                session.wake()  # a close requested while paused goes out once resumed
+                if session.closed_at is None:
+                    session.closed_at = now
+                elif now - session.closed_at > WRITER_GRACE and session.transport is not None:
+                    session.transport.disconnect(graceful=False)  # it never read its close
+
+    async def stop(self) -> None:
+        """Stop listening and disconnect every socket still open."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._listening is not None:
+            self._listening.close()
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.disconnect(graceful=False)
