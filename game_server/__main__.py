@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_command.add_argument("--public-url", help="base URL clients reach this server at")
     run_command.add_argument(
+        "--game-port", type=int, help="also serve the game socket here, on the fast transport"
+    )
+    run_command.add_argument(
         "--allow-origin", action="append", metavar="ORIGIN", help="extra allowed Origin"
     )
 
@@ -144,6 +147,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("log_level", "log_level"),
         ("tick_rate", "tick_rate"),
         ("public_url", "public_url"),
+        ("game_port", "game_port"),
     ):
         value = getattr(args, flag)
         if value is not None:
