@@ -1,0 +1,417 @@
+"""The arena under load: tickroom and Colyseus side by side, in the same run.
+
+    python -m bench.arena_load [--levels 100,500,1000,1500] [--systems tickroom,colyseus]
+        [--duration 20] [--warmup 3] [--observe-every 10] [--max-steps 1000,1250,1500,2000]
+        [--transport uvicorn] [--json bench/results/arena_load.json]
+        [--plot bench/results/arena_load.png]
+
+For each level (clients, in rooms of 10) and each system, one run of the shared driver
+(``../shared/bench/driver.py``: server on CPU 0, bots on CPU 1, warm-up, measured window, the
+sustained rule); see ``bench/arena_runs.py``. Systems alternate within a level, so the ratios
+compare figures taken minutes apart on the same machine (these shared machines drift 15-25 %
+between runs). Then the maximum sustained level of tickroom is found by stepping up through
+``--max-steps`` until a level fails. Prints a table per level, the tickroom/colyseus ratios, the
+targets of the issue with PASS/MISS, writes JSON and draws µs/client-tick and p99 latency against
+clients.
+
+Exit status: 0 when every run produced a result line, 1 otherwise, 2 when the bench cannot run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.arena_runs import (
+    REPO,
+    SYSTEMS,
+    BenchError,
+    LevelResult,
+    RunConfig,
+    ensure_colyseus,
+    ensure_node_bots,
+    run_level,
+)
+
+DEFAULT_LEVELS = (100, 500, 1000, 1500)
+DEFAULT_MAX_STEPS = (1000, 1250, 1500, 2000)
+TARGET_LEVEL = 1000
+
+TARGETS: tuple[tuple[str, str, str, float], ...] = (
+    # (name, figure, comparison, limit): figures at TARGET_LEVEL clients unless said
+    ("server CPU per client-tick at 1000 (µs)", "us", "<=", 20.0),
+    ("CPU per client-tick vs Colyseus at 1000", "us_ratio", "<=", 0.85),
+    ("max sustained clients", "max_sustained", ">=", 1500),
+    ("payload per client vs Colyseus at 1000", "payload_ratio", "<=", 0.8),
+    ("p50 latency at 1000 (ms)", "p50", "<=", 30.0),
+    ("p99 latency at 1000 (ms)", "p99", "<=", 55.0),
+    ("peak RSS at 1000 (MB)", "rss", "<=", 100.0),
+)
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # (header, key, format)
+    ("µs/cl-tick", "us_per_client_tick", "{:.2f}"),
+    ("CPU %", "server_cpu_pct", "{:.1f}"),
+    ("ticks/s", "ticks_per_s", "{:.2f}"),
+    ("states/cl/s", "states_per_client_s", "{:.2f}"),
+    ("B/cl/s", "payload_B_per_client_s", "{:.0f}"),
+    ("B/state", "payload_B_per_state", "{:.0f}"),
+    ("p50 ms", "lat_p50_ms", "{:.1f}"),
+    ("p99 ms", "lat_p99_ms", "{:.1f}"),
+    ("late p99 ms", "tick_late_p99_ms", "{}"),
+    ("RSS MB", "server_rss_peak_mb", "{:.1f}"),
+    ("bot CPU %", "bot_cpu_pct", "{:.1f}"),
+    ("other CPU0 %", "other_cpu0_pct", "{:.1f}"),
+    ("in/cl/s", "inputs_per_client_s", "{:.2f}"),
+)
+
+RATIO_KEYS: tuple[tuple[str, str], ...] = (
+    ("µs/client-tick", "us_per_client_tick"),
+    ("payload B/client/s", "payload_B_per_client_s"),
+    ("B/state", "payload_B_per_state"),
+    ("p50 latency", "lat_p50_ms"),
+    ("p99 latency", "lat_p99_ms"),
+    ("peak RSS", "server_rss_peak_mb"),
+)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.arena_load", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument("--levels", type=_ints, default=list(DEFAULT_LEVELS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--duration", type=float, default=20.0, help="measured window (s)")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--observe-every", type=int, default=10)
+    parser.add_argument("--players", type=int, default=10, help="players per room")
+    parser.add_argument(
+        "--max-steps",
+        type=_ints,
+        default=list(DEFAULT_MAX_STEPS),
+        help="levels to step through for tickroom's max sustained ('' to skip)",
+    )
+    parser.add_argument("--transport", default="uvicorn", help="bench/arena_server.py transport")
+    parser.add_argument("--json", default="bench/results/arena_load.json", metavar="FILE")
+    parser.add_argument("--plot", default="bench/results/arena_load.png", metavar="FILE")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait before each run for idle CPUs (shared machines)",
+    )
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    return parser
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def _cell(result: dict[str, Any], key: str, fmt: str) -> str:
+    value = result.get(key)
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return fmt.format(value)
+
+
+def sustained_text(result: dict[str, Any]) -> str:
+    """yes / NO / bot-bound / error, from the driver's ``sustained`` and ``error``."""
+    if "error" in result:
+        return f"error: {result['error']}"
+    value = result.get("sustained")
+    if value is True:
+        return "yes"
+    if value == "bot-bound":
+        return "bot-bound"
+    return "NO"
+
+
+def level_table(level: int, results: Sequence[dict[str, Any]]) -> str:
+    """One level's rows, a system per row."""
+    headers = ["system", *(header for header, _, _ in COLUMNS), "sustained"]
+    rows = [
+        [r["system"], *(_cell(r, key, fmt) for _, key, fmt in COLUMNS), sustained_text(r)]
+        for r in results
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [
+        f"{level} clients ({level // max(1, results[0].get('players', 10))} rooms x "
+        f"{results[0].get('players', 10)})"
+    ]
+    for row in [headers, *rows]:
+        lines.append("  " + "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float | None]:
+    """tickroom / colyseus for each ratio key (None when either side lacks the figure)."""
+    out: dict[str, float | None] = {}
+    for _, key in RATIO_KEYS:
+        a, b = ours.get(key), theirs.get(key)
+        ok = isinstance(a, int | float) and isinstance(b, int | float) and b
+        out[key] = round(a / b, 3) if ok else None  # type: ignore[operator]
+    return out
+
+
+def ratio_line(level: int, values: dict[str, float | None]) -> str:
+    parts = [
+        f"{label} {'-' if values[key] is None else f'{values[key]:.2f}x'}"
+        for label, key in RATIO_KEYS
+    ]
+    return f"  tickroom/colyseus at {level}: " + ", ".join(parts)
+
+
+# -- max sustained and targets ---------------------------------------------------------------
+
+
+def failed_conditions(result: dict[str, Any]) -> list[str]:
+    """Which of the driver's sustained conditions a level broke (for the report)."""
+    if "error" in result:
+        return [f"error: {result['error']}"]
+    checks = [
+        ((result.get("lat_p99_ms") or 1e9) >= 150, f"p99 {result.get('lat_p99_ms')} ms ≥ 150"),
+        ((result.get("ticks_per_s") or 0) < 19.5, f"ticks/s {result.get('ticks_per_s')} < 19.5"),
+        (result.get("server_cpu_pct", 0) >= 95, f"server CPU {result.get('server_cpu_pct')} %"),
+        (
+            (result.get("states_per_client_s") or 0) < 19,
+            f"states/client/s {result.get('states_per_client_s')} < 19",
+        ),
+        (result.get("joined") != result.get("clients"), f"joined {result.get('joined')}"),
+        (result.get("bot_closed", 0) > 0, f"{result.get('bot_closed')} bots closed"),
+        (bool(result.get("bot_bound")), "bot-bound"),
+    ]
+    return [text for failed, text in checks if failed]
+
+
+def find_max_sustained(
+    steps: Sequence[int], done: dict[int, dict[str, Any]], run: Any
+) -> dict[str, Any]:
+    """Step up through ``steps`` (reusing levels already in ``done``) until one fails."""
+    passing: int | None = None
+    for level in sorted(steps):
+        result = done.get(level)
+        if result is None:
+            result = run(level)
+            done[level] = result
+        if result.get("sustained") is True:
+            passing = level
+            continue
+        return {
+            "max_sustained": passing,
+            "first_failing": level,
+            "failing_because": failed_conditions(result),
+            "steps": sorted(steps),
+        }
+    return {"max_sustained": passing, "first_failing": None, "steps": sorted(steps)}
+
+
+def evaluate_targets(
+    at_target: dict[str, dict[str, Any]], max_sustained: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Each target with its measured value and PASS / MISS / not run."""
+    ours, theirs = at_target.get("tickroom"), at_target.get("colyseus")
+    rel = ratios(ours, theirs) if ours and theirs else {}
+    figures: dict[str, Any] = {
+        "us": ours.get("us_per_client_tick") if ours else None,
+        "us_ratio": rel.get("us_per_client_tick"),
+        "max_sustained": max_sustained.get("max_sustained") if max_sustained else None,
+        "payload_ratio": rel.get("payload_B_per_client_s"),
+        "p50": ours.get("lat_p50_ms") if ours else None,
+        "p99": ours.get("lat_p99_ms") if ours else None,
+        "rss": ours.get("server_rss_peak_mb") if ours else None,
+    }
+    out = []
+    for name, figure, op, limit in TARGETS:
+        value = figures[figure]
+        if figure == "max_sustained" and max_sustained is not None and value is None:
+            value = 0
+        if value is None:
+            verdict = "not run"
+        else:
+            verdict = "PASS" if (value <= limit if op == "<=" else value >= limit) else "MISS"
+        out.append({"target": name, "limit": f"{op} {limit:g}", "value": value, "verdict": verdict})
+    return out
+
+
+# -- plot --------------------------------------------------------------------------------------
+
+
+def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
+    """µs/client-tick and p99 latency against clients, one line per system."""
+    import matplotlib  # noqa: PLC0415  (the optional `bench` extra; only the plot needs it)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, (cpu, lat) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
+    for system, style in (("tickroom", "o-"), ("colyseus", "s--")):
+        rows = sorted(
+            (r for r in runs if r["system"] == system and "error" not in r),
+            key=lambda r: r["clients"],
+        )
+        if not rows:
+            continue
+        clients = [r["clients"] for r in rows]
+        cpu.plot(clients, [r.get("us_per_client_tick") for r in rows], style, label=system)
+        lat.plot(clients, [r.get("lat_p99_ms") for r in rows], style, label=system)
+    cpu.set(xlabel="clients", ylabel="µs server CPU per client-tick", ylim=(0, None))
+    lat.set(xlabel="clients", ylabel="p99 input-to-state latency (ms)", ylim=(0, None))
+    for ax in (cpu, lat):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("arena workload, 20 Hz, rooms of 10 (server on 1 core)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = done.stdout.strip() or None
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "game_server", "protocol"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout.strip()
+    return f"{commit} (server code modified in the work tree)" if commit and dirty else commit
+
+
+def _run(system: str, level: int, cfg: RunConfig) -> dict[str, Any]:
+    try:
+        result: LevelResult = run_level(system, level, cfg)
+    except BenchError as exc:
+        print(f"  {system} at {level}: {exc}", file=sys.stderr)
+        return {"system": system, "clients": level, "players": cfg.players, "error": str(exc)}
+    return result.as_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown or not systems:
+        print(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
+        return 2
+    cfg = RunConfig(
+        duration=args.duration,
+        warmup=args.warmup,
+        observe_every=args.observe_every,
+        players=args.players,
+        transport=args.transport,
+        progress=args.progress,
+        quiet_wait=args.quiet_wait,
+    )
+    try:
+        if "tickroom" in systems:
+            ensure_node_bots()
+        if "colyseus" in systems:
+            ensure_colyseus()
+    except BenchError as exc:
+        print(f"cannot run the benchmark: {exc}", file=sys.stderr)
+        return 2
+
+    started = time.time()
+    runs: list[dict[str, Any]] = []
+    by_level: dict[int, dict[str, dict[str, Any]]] = {}
+    level_ratios: dict[str, dict[str, float | None]] = {}
+    for level in args.levels:
+        for system in systems:
+            result = _run(system, level, cfg)
+            runs.append(result)
+            by_level.setdefault(level, {})[system] = result
+        print(level_table(level, list(by_level[level].values())))
+        ours, theirs = by_level[level].get("tickroom"), by_level[level].get("colyseus")
+        if ours and theirs:
+            level_ratios[str(level)] = ratios(ours, theirs)
+            print(ratio_line(level, level_ratios[str(level)]))
+        print(flush=True)
+
+    max_sustained = None
+    if "tickroom" in systems and args.max_steps:
+        done = {lvl: per["tickroom"] for lvl, per in by_level.items() if "tickroom" in per}
+
+        def step(level: int) -> dict[str, Any]:
+            result = _run("tickroom", level, cfg)
+            runs.append(result)
+            print(level_table(level, [result]), flush=True)
+            return result
+
+        max_sustained = find_max_sustained(args.max_steps, done, step)
+        first = max_sustained["first_failing"]
+        print(
+            f"tickroom max sustained: {max_sustained['max_sustained']} clients"
+            + (
+                f" (fails at {first}: {'; '.join(max_sustained['failing_because'])})"
+                if first
+                else " (every step passed)"
+            )
+        )
+
+    targets = evaluate_targets(by_level.get(TARGET_LEVEL, {}), max_sustained)
+    print(f"\ntargets (tickroom, transport {cfg.transport}):")
+    for t in targets:
+        value = "-" if t["value"] is None else t["value"]
+        print(f"  {t['verdict']:7}  {t['target']}: {value} (target {t['limit']})")
+
+    report = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "elapsed_s": round(time.time() - started, 1),
+        "git": _git_commit(),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "config": {
+            "levels": args.levels,
+            "systems": systems,
+            "duration": cfg.duration,
+            "warmup": cfg.warmup,
+            "observe_every": cfg.observe_every,
+            "players": cfg.players,
+            "transport": cfg.transport,
+        },
+        "runs": runs,
+        "ratios": level_ratios,
+        "max_sustained": max_sustained,
+        "targets": targets,
+    }
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+    if args.plot:
+        draw_plot(runs, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 1 if any("error" in r for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The tickroom server as the shared bench driver runs it: the arena only, rooms by ``roomKey``.
+
+    python bench/arena_server.py --port PORT [--players 10] [--transport uvicorn] [--stats FILE]
+
+Builds ``create_app(Settings(...))`` with the arena registered as ``filter_by=("roomKey",)`` and
+``max_clients=P`` (each bot room ``room<r>`` gets its own room, as the Colyseus anchor's
+``filterBy(["roomKey"])`` does), serves it on 127.0.0.1 with uvloop, and prints
+``TICKS <unix time> <total ticks>`` about once a second (the driver's contract; ticks of every
+room, disposed ones included). ``--stats FILE`` also appends one JSON line a second with the
+registry's cumulative tick-lateness and tick-duration histograms and the edge's counters, which
+``bench.arena_load`` turns into window figures.
+
+The transport is a table entry (``TRANSPORTS``): each entry is an async function that serves the
+app until SIGTERM. The edge settings are the defaults (ack timeout, rate limit, frame cap), so the
+bots do the honest work: they acknowledge every state.
+
+Owns: the benchmark's server process. Must never: tune or patch the server it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any, TextIO
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import uvloop
+from fastapi import FastAPI
+
+from game_server.app import ServerState, create_app
+from game_server.games.arena import Arena
+from game_server.room import Room
+from game_server.serve import GameServer, uvicorn_config
+from game_server.settings import Settings
+
+ROOM_NAME = "arena"
+REPORT_PERIOD = 1.0
+"""Seconds between TICKS lines."""
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ArenaBenchApp:
+    """The tickroom app, with the arena defined on the registry the moment the lifespan has
+    built it (before the server listens): ``Settings.games`` cannot carry ``filter_by``."""
+
+    def __init__(self, app: FastAPI, players: int) -> None:
+        self.app = app
+        self.players = players
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_after_define(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                server: ServerState = self.app.state.server
+                server.registry.define(
+                    ROOM_NAME, Arena, filter_by=("roomKey",), max_clients=self.players
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_after_define)
+
+
+class TickReporter:
+    """Prints ``TICKS`` lines and, optionally, appends JSON stats lines."""
+
+    def __init__(self, app: FastAPI, out: TextIO, stats: TextIO | None) -> None:
+        self.app = app
+        self.out = out
+        self.stats = stats
+        self._seen: dict[str, Room] = {}
+        self._retired_ticks = 0
+
+    def total_ticks(self, server: ServerState) -> int:
+        """Ticks of every room so far: live rooms, plus the final count of rooms gone since."""
+        rooms = server.registry.rooms
+        for room_id, room in self._seen.items():
+            if room_id not in rooms:
+                self._retired_ticks += room.stats.ticks
+        self._seen = rooms
+        return self._retired_ticks + sum(room.stats.ticks for room in rooms.values())
+
+    def report(self) -> None:
+        """One TICKS line (and a stats line), if the app has started."""
+        server: ServerState | None = getattr(self.app.state, "server", None)
+        if server is None:
+            return
+        now = time.time()
+        ticks = self.total_ticks(server)
+        self.out.write(f"TICKS {now:.3f} {ticks}\n")
+        self.out.flush()
+        if self.stats is not None:
+            self.stats.write(json.dumps(stats_line(server, now, ticks)) + "\n")
+            self.stats.flush()
+
+    async def run(self) -> None:
+        """Report every ``REPORT_PERIOD`` seconds, on the period (no drift)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        while True:
+            deadline += REPORT_PERIOD
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            self.report()
+
+
+def stats_line(server: ServerState, now: float, ticks: int) -> dict[str, Any]:
+    """Cumulative counters at ``now``: clients, tick histograms, edge counters."""
+    registry = server.registry
+    rooms = registry.rooms.values()
+    metrics = server.metrics
+    return {
+        "t": round(now, 3),
+        "ticks": ticks,
+        "rooms": len(rooms),
+        "clients": sum(room.player_count for room in rooms),
+        "sockets": metrics.sockets_open,
+        "lateness": _histogram(registry.tick_lateness),
+        "duration": _histogram(registry.tick_duration),
+        "frames_out": metrics.frames_out,
+        "bytes_out": metrics.bytes_out,
+        "too_slow": metrics.too_slow,
+        "rate_limited": metrics.rate_limited,
+        "protocol_errors": metrics.protocol_errors,
+        "disconnects": {str(code): n for code, n in metrics.disconnects.items()},
+        "frames_coalesced": sum(room.stats.frames_coalesced for room in rooms),
+        "inputs_dropped": sum(room.stats.inputs_dropped for room in rooms),
+        "room_errors": sum(room.stats.errors for room in rooms),
+    }
+
+
+def _histogram(histogram: Any) -> dict[str, Any]:
+    return {
+        "bounds": list(histogram.bounds),
+        "counts": list(histogram.counts),
+        "count": histogram.count,
+        "sum": histogram.sum,
+    }
+
+
+async def serve_uvicorn(app: FastAPI, settings: Settings, players: int) -> None:
+    """The default edge: uvicorn (httptools, websockets-sansio) with the project's config."""
+    config = uvicorn_config(app, settings)
+    config.app = ArenaBenchApp(app, players)
+    await GameServer(config, app, settings).serve()
+
+
+Transport = Callable[[FastAPI, Settings, int], Awaitable[None]]
+
+TRANSPORTS: dict[str, Transport] = {"uvicorn": serve_uvicorn}
+"""Edges the bench can run; another transport is one more entry."""
+
+
+def bench_settings(port: int) -> Settings:
+    """Defaults everywhere but: 127.0.0.1, quiet logs, no other games, a short drain (the
+    driver kills a server that takes more than 5 s to stop)."""
+    return Settings(
+        host="127.0.0.1", port=port, log_level="warning", games=[], shutdown_timeout=1.0
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Serve with the chosen transport and report ticks until the transport returns."""
+    settings = bench_settings(args.port)
+    app = create_app(settings)
+    stats = Path(args.stats).open("a") if args.stats else None  # noqa: SIM115
+    reporter = TickReporter(app, sys.stdout, stats)
+    task = asyncio.create_task(reporter.run())
+    try:
+        await TRANSPORTS[args.transport](app, settings, args.players)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if stats is not None:
+            stats.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--players", type=int, default=10, help="max_clients per room")
+    parser.add_argument("--transport", choices=sorted(TRANSPORTS), default="uvicorn")
+    parser.add_argument("--stats", metavar="FILE", help="append JSON stats lines to FILE")
+    args = parser.parse_args(argv)
+    uvloop.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
