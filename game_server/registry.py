@@ -24,36 +24,60 @@ last one and, when it changed, marks the room dirty. One background task writes 
 the backend (publish or remove, plus the ``clients:<name>`` presence counter) in order;
 ``list_rooms`` flushes first, so this process always lists its own changes as of the last tick.
 
+Several processes. With a backend that several processes share (``SharedBackend``, e.g.
+``RedisBackend``) the registry registers its process at ``start()`` (its ``public_url`` and a
+heartbeat) and answers requests from the others on its own channel. A room still lives in one
+process only; another process reaches it by a request to that process: ``join_by_id``,
+``reconnect``, ``leave``, ``dispose_room`` and ``call`` (a remote room call) are forwarded to the
+owner, and ``join``/``join_or_create`` ask the owners of listed rooms with free seats (local
+rooms first) before creating one here. Each request waits ``remote_timeout`` seconds at most.
+``join_or_create`` holds the shared lock while it finds or creates, and flushes the listings
+before releasing it (the owner flushes before it answers), so the next holder sees every seat
+taken: no duplicate room, and the owner's own check keeps every room within capacity.
+
+A ``persistent`` room survives a restart: ``shutdown()`` stops its loop between ticks, saves it
+(``persistence.save_room`` plus its type, options and creation time) in the shared backend,
+removes its listing and closes its clients with MAY_TRY_RECONNECT. Any process restores it on
+demand, when ``reconnect`` or ``join_by_id`` names a room that has no live listing but a save,
+under the lock ``room:<room_id>`` so only one process does.
+
 Must never: await inside a tick or per client, touch a socket, or keep module-global state.
-Remote rooms (listed by another process) cannot be joined through this registry yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+import msgpack
 
 from game_server.backends.base import RegistryBackend, RoomListing
 from game_server.backends.memory import MemoryBackend
 from game_server.client import Client, ClientStatus
 from game_server.clock import Clock
 from game_server.errors import (
+    AuthRefusedError,
+    InvalidOptionsError,
     MatchmakeError,
     RoomError,
+    RoomFullError,
+    RoomLockedError,
     RoomNotFoundError,
     SeatInvalidError,
     UnknownRoomTypeError,
 )
 from game_server.loop import TICK_BUCKETS, TickLoop
 from game_server.metrics import Histogram
+from game_server.persistence import restore_room, save_room
 from game_server.room import Room
 from protocol.codes import CloseCode, Role
 
@@ -61,6 +85,57 @@ logger = logging.getLogger("game_server.registry")
 
 SEAT_INVALID = "seat reservation is invalid or expired"
 RECONNECT_INVALID = "reconnect token is invalid or expired"
+NO_ANSWER = "room's process did not answer"
+
+_REMOTE_ERRORS: dict[str, type[RoomError]] = {
+    kind.__name__: kind
+    for kind in (
+        RoomError,
+        RoomFullError,
+        RoomNotFoundError,
+        RoomLockedError,
+        AuthRefusedError,
+        SeatInvalidError,
+        UnknownRoomTypeError,
+        InvalidOptionsError,
+    )
+}
+"""Refusals that cross between processes keep their class (and so their code and message)."""
+
+RequestHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@runtime_checkable
+class SharedBackend(Protocol):
+    """What a backend shared by several processes adds to ``RegistryBackend`` (``RedisBackend``
+    implements it). The registry uses it when its backend has these methods."""
+
+    async def register_process(
+        self,
+        process_id: str,
+        url: str,
+        handler: RequestHandler,
+        rejoined: Callable[[], None],
+    ) -> None:
+        """Announce the process and keep it alive (heartbeat); answer requests sent to it with
+        ``handler``; call ``rejoined`` when its listings were lost (publish them again)."""
+
+    async def call(
+        self, process_id: str, method: str, args: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """Another process's ``handler(method, args)``; TimeoutError if it does not answer."""
+
+    async def presence(self, key: str) -> dict[str, int]:
+        """Presence counter ``key`` of each live process, by process id."""
+
+    async def save_room(self, room_id: str, data: bytes) -> None:
+        """Keep a saved room until a process restores it (or it expires)."""
+
+    async def load_room(self, room_id: str) -> bytes | None:
+        """A saved room, or None."""
+
+    async def delete_saved_room(self, room_id: str) -> None:
+        """Forget a saved room (it was restored)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +152,18 @@ class SeatReservation:
     """Seconds on the registry's clock after which the seat is gone."""
     spectator: bool = False
     process_id: str = ""
-    """The process hosting the room (the HTTP layer turns it into a URL)."""
+    """The process hosting the room."""
+    url: str = ""
+    """The public base URL of that process (``RoomRegistry.public_url``): the HTTP layer
+    points the client's socket there."""
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Who is where: players per live process and per listed room (``RoomRegistry.presence``)."""
+
+    by_process: dict[str, int] = field(default_factory=dict)
+    by_room: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +181,25 @@ class RoomType:
 class RegistryStats:
     """Counters for the metrics endpoint."""
 
-    __slots__ = ("reservations_expired", "rooms_created", "rooms_disposed", "seats_reserved")
+    __slots__ = (
+        "remote_calls",
+        "reservations_expired",
+        "rooms_created",
+        "rooms_disposed",
+        "rooms_restored",
+        "rooms_saved",
+        "seats_reserved",
+    )
 
     def __init__(self) -> None:
         self.rooms_created = 0
         self.rooms_disposed = 0
+        self.rooms_saved = 0
+        """Persistent rooms saved to the shared backend at shutdown."""
+        self.rooms_restored = 0
+        """Saved rooms this process restored."""
+        self.remote_calls = 0
+        """Requests this process sent to others (seats, room calls)."""
         self.seats_reserved = 0
         """Seats reserved by create and the joins (not reconnections)."""
         self.reservations_expired = 0
@@ -156,6 +256,7 @@ class RoomRegistry:
         process_id: str | None = None,
         public_url: str = "",
         max_catch_up: int = 5,
+        remote_timeout: float = 2.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
@@ -171,6 +272,12 @@ class RoomRegistry:
         """Seconds each tick batch started after its deadline, every room together."""
         self.max_catch_up = max_catch_up
         """Ticks a late loop may run in one go before it skips (see ``TickSchedule``)."""
+        self.remote_timeout = remote_timeout
+        """Seconds a request to another process waits for its answer."""
+        self.shared: SharedBackend | None = (
+            self.backend if isinstance(self.backend, SharedBackend) else None
+        )
+        """The backend, when several processes share it (None for ``MemoryBackend``)."""
         self._wall_clock = wall_clock
         self._rooms: dict[str, _Entry] = {}
         self._seats: dict[str, _Entry] = {}
@@ -210,6 +317,10 @@ class RoomRegistry:
         if self._closing:
             raise RoomError("registry is closed")
         if self._flusher is None:
+            if self.shared is not None:
+                await self.shared.register_process(
+                    self.process_id, self.public_url, self._answer, self._republish
+                )
             self._flusher = asyncio.get_running_loop().create_task(
                 self._flush_forever(), name="registry:listings"
             )
@@ -217,13 +328,16 @@ class RoomRegistry:
     async def shutdown(self, timeout: float | None = None, *, drain: float = 0.0) -> None:
         """Stop matchmaking and end every room.
 
-        Each room is locked and its ``on_before_shutdown`` hook runs; rooms then have up to
-        ``drain`` real seconds to empty (they keep ticking, and dispose themselves when the
-        last client leaves). Rooms still running are disposed with SERVER_SHUTDOWN. Waits for
-        their loops to stop (at most ``timeout`` seconds, if given) and removes their listings.
-        New seats are refused from the first line on; give the transport a moment to write the
-        close frames, then call ``close()``."""
+        With a shared backend, ``persistent`` rooms are saved first and their clients closed
+        with MAY_TRY_RECONNECT (see the module docstring; their ``on_before_shutdown`` does not
+        run). Every other room is locked and its ``on_before_shutdown`` hook runs; rooms then
+        have up to ``drain`` real seconds to empty (they keep ticking, and dispose themselves
+        when the last client leaves). Rooms still running are disposed with SERVER_SHUTDOWN.
+        Waits for their loops to stop (at most ``timeout`` seconds, if given) and removes their
+        listings. New seats are refused from the first line on; give the transport a moment to
+        write the close frames, then call ``close()``."""
         self._closing = True
+        await self._save_persistent_rooms()
         entries = list(self._rooms.values())
         for entry in entries:
             entry.room._before_shutdown()
@@ -305,44 +419,67 @@ class RoomRegistry:
 
     async def join(self, name: str, options: dict[str, Any] | None = None) -> SeatReservation:
         """Reserve a seat in the oldest public, unlocked room of type ``name`` that has a free
-        seat and matches its ``filter_by``. Raises RoomNotFoundError("no joinable room")."""
+        seat and matches its ``filter_by``: this process's rooms first, then (with a shared
+        backend) listed rooms of other processes. Raises RoomNotFoundError("no joinable
+        room")."""
         room_type = self._room_type(name)
         self._check_open()
         entry = self._find(room_type, options or {})
-        if entry is None:
+        if entry is not None:
+            return self._reserve(entry, options, Role.PLAYER)
+        seat = await self._join_remote(room_type, options)
+        if seat is None:
             raise RoomNotFoundError("no joinable room")
-        return self._reserve(entry, options, Role.PLAYER)
+        return seat
 
     async def join_or_create(
         self, name: str, options: dict[str, Any] | None = None
     ) -> SeatReservation:
-        """``join``, or ``create`` when no room matches, as one exclusive step per room type:
-        concurrent callers fill each room before another is created."""
+        """``join``, or ``create`` when no room matches, as one exclusive step per room type
+        (across processes, with a shared backend): concurrent callers fill each room before
+        another is created."""
         room_type = self._room_type(name)
         self._check_open()
         async with self.backend.lock(f"matchmake:{name}"):
             self._check_open()
             entry = self._find(room_type, options or {})
             if entry is not None:
-                return self._reserve(entry, options, Role.PLAYER)
-            return self._create(room_type, options, Role.PLAYER)
+                seat = self._reserve(entry, options, Role.PLAYER)
+            else:
+                remote = await self._join_remote(room_type, options)
+                seat = remote or self._create(room_type, options, Role.PLAYER)
+            if self.shared is not None:
+                await self._flush()  # the next holder of the lock must see this seat
+            return seat
 
     async def join_by_id(
         self, room_id: str, options: dict[str, Any] | None = None, *, spectator: bool = False
     ) -> SeatReservation:
-        """Reserve a seat in room ``room_id``, private or not. Raises RoomNotFoundError("room
-        not found"), RoomLockedError, RoomFullError, or the room's own refusals."""
+        """Reserve a seat in room ``room_id``, private or not, in whichever process hosts it
+        (a saved room is restored here). Raises RoomNotFoundError("room not found"),
+        RoomLockedError, RoomFullError, or the room's own refusals."""
         self._check_open()
-        entry = self._entry(room_id)
-        return self._reserve(entry, options, Role.SPECTATOR if spectator else Role.PLAYER)
+        owner = await self._owner(room_id)
+        if isinstance(owner, str):
+            args = {"room_id": room_id, "options": options, "spectator": spectator}
+            return await self._remote_seat(owner, "join_by_id", args)
+        return self._reserve(owner, options, Role.SPECTATOR if spectator else Role.PLAYER)
 
     async def reconnect(self, room_id: str, reconnect_token: str) -> SeatReservation:
         """Check that ``reconnect_token`` belongs to a joined or dropped client of room
         ``room_id`` and return a reservation whose ``token`` is that reconnect token: the
-        client's new socket sends RECONNECT with it. Raises RoomNotFoundError or
-        SeatInvalidError (a dropped client's grace ran out, or the token is wrong)."""
+        client's new socket sends RECONNECT with it, to the process in the reservation. The
+        room may live in another process, or be a saved room (restored here). Raises
+        RoomNotFoundError or SeatInvalidError (a dropped client's grace ran out, or the token
+        is wrong)."""
         self._check_open()
-        entry = self._entry(room_id)
+        owner = await self._owner(room_id)
+        if isinstance(owner, str):
+            args = {"room_id": room_id, "token": reconnect_token}
+            return await self._remote_seat(owner, "reconnect", args)
+        return self._reconnect_here(owner, reconnect_token)
+
+    def _reconnect_here(self, entry: _Entry, reconnect_token: str) -> SeatReservation:
         room = entry.room
         client = _reconnectable(room, reconnect_token)
         if client is None:
@@ -359,13 +496,20 @@ class RoomRegistry:
             expires_at=self.clock.now() + max(0.0, remaining),
             spectator=client.is_spectator,
             process_id=self.process_id,
+            url=self.public_url,
         )
 
     async def leave(self, room_id: str, session_id: str) -> bool:
         """Remove client ``session_id`` from room ``room_id`` (kicked: its socket, if any, is
-        closed with KICKED; ``on_leave`` runs at the next tick). Returns False when there is no
-        such client. Raises RoomNotFoundError."""
-        entry = self._entry(room_id)
+        closed with KICKED; ``on_leave`` runs at the next tick), in whichever process hosts
+        it. Returns False when there is no such client. Raises RoomNotFoundError."""
+        entry = self._rooms.get(room_id)
+        if entry is None:
+            reply = await self._remote_room(room_id, "leave", {"session_id": session_id})
+            return bool(reply["result"])
+        return self._leave_here(entry, session_id)
+
+    def _leave_here(self, entry: _Entry, session_id: str) -> bool:
         client = entry.room.clients.get(session_id)
         if client is None or client.status is ClientStatus.LEFT:
             return False
@@ -375,9 +519,31 @@ class RoomRegistry:
         return True
 
     async def dispose_room(self, room_id: str) -> None:
-        """Dispose room ``room_id`` now (clients are closed with ROOM_DISPOSED). Raises
-        RoomNotFoundError."""
-        self._entry(room_id).room._dispose()
+        """Dispose room ``room_id`` now (clients are closed with ROOM_DISPOSED), in whichever
+        process hosts it. Raises RoomNotFoundError."""
+        entry = self._rooms.get(room_id)
+        if entry is None:
+            await self._remote_room(room_id, "dispose", {})
+            return
+        entry.room._dispose()
+
+    async def call(
+        self, room_id: str, method: str, *args: Any, timeout: float | None = None
+    ) -> Any:
+        """Call ``room.<method>(*args)`` on room ``room_id`` wherever it lives (a remote room
+        call), between its ticks, and return the result (awaited if it is awaitable). For a
+        room of another process, ``args`` and the result must be plain data (msgpack) and
+        the call waits ``timeout`` seconds at most (default ``remote_timeout``): TimeoutError.
+        Only public methods may be called: RoomError("no such room method"). Raises
+        RoomNotFoundError; a remote method's RoomError keeps its class, any other exception
+        becomes RoomError("remote call failed")."""
+        entry = self._rooms.get(room_id)
+        if entry is None:
+            reply = await self._remote_room(
+                room_id, "call", {"method": method, "args": list(args)}, timeout
+            )
+            return reply["result"]
+        return await _call_room(entry.room, method, args)
 
     # -- listings --------------------------------------------------------------------------------
 
@@ -396,6 +562,27 @@ class RoomRegistry:
         names = [name] if name is not None else list(self.room_types)
         return sum([await self.backend.counter(f"clients:{each}") for each in names])
 
+    async def presence(self, name: str | None = None) -> Presence:
+        """Players in rooms of type ``name`` (every type when None) per live process and per
+        listed room (private and locked rooms included)."""
+        await self._flush()
+        names = [name] if name is not None else list(self.room_types)
+        by_process: dict[str, int] = {}
+        for each in names:
+            key = f"clients:{each}"
+            if self.shared is None:
+                counts = {self.process_id: await self.backend.counter(key)}
+            else:
+                counts = await self.shared.presence(key)
+            for process_id, count in counts.items():
+                by_process[process_id] = by_process.get(process_id, 0) + count
+        by_room = {
+            listing.room_id: listing.clients
+            for listing in await self.backend.query(name)
+            if name is not None or listing.name in self.room_types
+        }
+        return Presence(by_process, by_room)
+
     # -- internals -------------------------------------------------------------------------------
 
     def _room_type(self, name: str) -> RoomType:
@@ -409,12 +596,6 @@ class RoomRegistry:
             raise RoomError("registry is closed")
         if self._flusher is None:
             raise RoomError("registry is not started")
-
-    def _entry(self, room_id: str) -> _Entry:
-        entry = self._rooms.get(room_id)
-        if entry is None:
-            raise RoomNotFoundError("room not found")
-        return entry
 
     def _find(self, room_type: RoomType, options: dict[str, Any]) -> _Entry | None:
         for entry in self._rooms.values():
@@ -440,6 +621,14 @@ class RoomRegistry:
         except MatchmakeError:
             room._dispose()
             raise
+        entry = self._track(room, room_type, dict(options or {}), self._wall_clock())
+        self.stats.rooms_created += 1
+        return self._reserved(entry, client)
+
+    def _track(
+        self, room: Room, room_type: RoomType, options: dict[str, Any], created_at: float
+    ) -> _Entry:
+        """Keep ``room`` (started, or restored) and start its tick loop."""
         loop = TickLoop(
             room,
             self.clock,
@@ -447,13 +636,12 @@ class RoomRegistry:
             duration=self.tick_duration,
             lateness=self.tick_lateness,
         )
-        entry = _Entry(room, room_type, dict(options or {}), loop, self._wall_clock())
+        entry = _Entry(room, room_type, options, loop, created_at)
         loop.after_tick = partial(self._after_tick, entry)
         room.on_disposed = partial(self._on_disposed, entry)
         self._rooms[room.room_id] = entry
-        self.stats.rooms_created += 1
         loop.start().add_done_callback(_log_loop_failure)
-        return self._reserved(entry, client)
+        return entry
 
     def _reserve(
         self, entry: _Entry, options: dict[str, Any] | None, role: Role
@@ -474,7 +662,232 @@ class RoomRegistry:
             expires_at=self.clock.now() + room.seat_reservation_timeout,
             spectator=client.is_spectator,
             process_id=self.process_id,
+            url=self.public_url,
         )
+
+    # -- other processes -------------------------------------------------------------------------
+
+    async def _owner(self, room_id: str) -> _Entry | str:
+        """The local entry of ``room_id``, or the id of the live process hosting it; a saved
+        room with no live listing is restored here. Raises RoomNotFoundError."""
+        entry = self._rooms.get(room_id)
+        if entry is not None:
+            return entry
+        if self.shared is not None:
+            for _ in range(2):  # look again when another process restored it meanwhile
+                listing = await self.backend.get(room_id)
+                if listing is not None and listing.process_id != self.process_id:
+                    return listing.process_id
+                entry = await self._restore(room_id)
+                if entry is not None:
+                    return entry
+        raise RoomNotFoundError("room not found")
+
+    async def _join_remote(
+        self, room_type: RoomType, options: dict[str, Any] | None
+    ) -> SeatReservation | None:
+        """A seat in the oldest listed room of another process that looks joinable (its owner
+        checks capacity and ``filter_by`` itself), or None. Tries for ``remote_timeout`` s."""
+        if self.shared is None:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.remote_timeout
+        for listing in await self.backend.query(room_type.name):
+            if (
+                listing.process_id == self.process_id
+                or listing.private
+                or listing.locked
+                or listing.clients >= listing.max_clients
+            ):
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            args = {"room_id": listing.room_id, "options": options}
+            try:
+                reply = await self._remote(listing.process_id, "join", args, remaining)
+            except (AuthRefusedError, InvalidOptionsError):
+                raise
+            except (RoomError, TimeoutError):
+                continue  # full, locked, filtered out, gone, or its process is stuck
+            return self._seat_from(reply["seat"])
+        return None
+
+    async def _remote(
+        self, process_id: str, method: str, args: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send a request to ``process_id``; raise its refusal as the same RoomError class."""
+        assert self.shared is not None
+        self.stats.remote_calls += 1
+        wait = self.remote_timeout if timeout is None else timeout
+        reply = await self.shared.call(process_id, method, args, wait)
+        error = reply.get("error")
+        if error is not None:
+            kind = _REMOTE_ERRORS.get(str(error.get("type")), RoomError)
+            raise kind(str(error.get("message", "")))
+        return reply
+
+    async def _remote_seat(
+        self, process_id: str, method: str, args: dict[str, Any]
+    ) -> SeatReservation:
+        try:
+            reply = await self._remote(process_id, method, args)
+        except TimeoutError:
+            raise RoomNotFoundError(NO_ANSWER) from None
+        return self._seat_from(reply["seat"])
+
+    async def _remote_room(
+        self, room_id: str, method: str, args: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Forward a room operation to the process listing ``room_id``."""
+        listing = await self.backend.get(room_id) if self.shared is not None else None
+        if listing is None or listing.process_id == self.process_id:
+            raise RoomNotFoundError("room not found")
+        return await self._remote(listing.process_id, method, {"room_id": room_id, **args}, timeout)
+
+    async def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run another process's request on a room of this one (the shared backend calls it).
+        Refusals travel back as ``{"error": {"type", "message"}}``."""
+        try:
+            entry = self._rooms.get(str(args.get("room_id")))
+            if entry is None:
+                raise RoomNotFoundError("room not found")
+            if method == "call":
+                result = await _call_room(entry.room, str(args["method"]), args.get("args") or [])
+                return {"result": _plain_result(result)}
+            if method == "leave":
+                return {"result": self._leave_here(entry, str(args["session_id"]))}
+            if method == "dispose":
+                entry.room._dispose()
+                return {"result": None}
+            self._check_open()
+            if method == "join":
+                seat = self._join_here(entry, args.get("options"))
+            elif method == "join_by_id":
+                role = Role.SPECTATOR if args.get("spectator") else Role.PLAYER
+                seat = self._reserve(entry, args.get("options"), role)
+            elif method == "reconnect":
+                seat = self._reconnect_here(entry, str(args["token"]))
+            else:
+                raise RoomError("unknown request")
+        except RoomError as exc:
+            return {"error": {"type": type(exc).__name__, "message": str(exc)}}
+        await self._flush()  # the caller may hold the matchmaking lock: list the seat first
+        return {"seat": self._seat_out(seat)}
+
+    def _join_here(self, entry: _Entry, options: dict[str, Any] | None) -> SeatReservation:
+        """``join`` for one room, as another process's matchmaking asks for it."""
+        room, wanted = entry.room, options or {}
+        if (
+            room.private
+            or not room.has_free_seat()
+            or any(wanted.get(key) != entry.options.get(key) for key in entry.room_type.filter_by)
+        ):
+            raise RoomNotFoundError("no joinable room")
+        return self._reserve(entry, options, Role.PLAYER)
+
+    def _seat_out(self, seat: SeatReservation) -> dict[str, Any]:
+        """A reservation as plain data; expiry as seconds left (clocks differ per process)."""
+        return {
+            "room_id": seat.room_id,
+            "room_name": seat.room_name,
+            "session_id": seat.session_id,
+            "token": seat.token,
+            "expires_in": seat.expires_at - self.clock.now(),
+            "spectator": seat.spectator,
+            "process_id": seat.process_id,
+            "url": seat.url,
+        }
+
+    def _seat_from(self, data: dict[str, Any]) -> SeatReservation:
+        return SeatReservation(
+            room_id=str(data["room_id"]),
+            room_name=str(data["room_name"]),
+            session_id=str(data["session_id"]),
+            token=str(data["token"]),
+            expires_at=self.clock.now() + float(data["expires_in"]),
+            spectator=bool(data["spectator"]),
+            process_id=str(data["process_id"]),
+            url=str(data["url"]),
+        )
+
+    def _republish(self) -> None:
+        """The shared backend lost this process's listings and counters (Redis restarted, or
+        the process stalled past the heartbeat ttl): publish every room again."""
+        for entry in self._rooms.values():
+            entry.published_clients = 0
+            if entry.fingerprint is not None:
+                self._mark_dirty(entry)
+
+    # -- persistent rooms ------------------------------------------------------------------------
+
+    async def _save_persistent_rooms(self) -> None:
+        """Save every persistent room in the shared backend and hand its clients over."""
+        shared = self.shared
+        if shared is None:
+            return
+        for entry in list(self._rooms.values()):
+            room = entry.room
+            if not room.persistent or room.disposed:
+                continue
+            entry.loop.stop()  # no tick runs from here on: the save is the room's last word
+            try:
+                saved = {
+                    "type": entry.room_type.name,
+                    "options": entry.options,
+                    "created_at": entry.created_at,
+                    "room": save_room(room),
+                }
+                await shared.save_room(room.room_id, _pack(saved))
+            except Exception:
+                logger.exception("registry: could not save persistent room %s", room.room_id)
+                room._dispose(CloseCode.SERVER_SHUTDOWN, "server shutting down")
+                continue
+            self.stats.rooms_saved += 1
+            for client in room.clients.values():
+                if client.connection is not None:
+                    client.connection.close(CloseCode.MAY_TRY_RECONNECT, "server restarting")
+                    client.wake()
+            room.disposed = True  # without on_dispose: the room goes on in another process
+            self._on_disposed(entry, room)
+        await self._flush()
+
+    async def _restore(self, room_id: str) -> _Entry | None:
+        """Restore the saved room ``room_id`` here, under the lock ``room:<room_id>``. None
+        when another process lists it by then; RoomNotFoundError when there is no save."""
+        shared = self.shared
+        assert shared is not None
+        async with self.backend.lock(f"room:{room_id}"):
+            entry = self._rooms.get(room_id)
+            if entry is not None:
+                return entry
+            if await self.backend.get(room_id) is not None:
+                return None
+            data = await shared.load_room(room_id)
+            if data is None:
+                raise RoomNotFoundError("room not found")
+            entry = self._restored(room_id, data)
+            self.stats.rooms_restored += 1
+            await self._flush()  # listed before the lock goes: nobody restores it twice
+            await shared.delete_saved_room(room_id)
+            return entry
+
+    def _restored(self, room_id: str, data: bytes) -> _Entry:
+        try:
+            saved = msgpack.unpackb(data, raw=False)
+            room_type = self.room_types[saved["type"]]
+            room = restore_room(saved["room"])
+            options, created_at = dict(saved["options"]), float(saved["created_at"])
+        except (KeyError, TypeError, ValueError, ImportError, AttributeError) as exc:
+            logger.warning("registry: cannot restore saved room %s: %s", room_id, exc)
+            raise RoomNotFoundError("room not found") from None
+        entry = self._track(room, room_type, options, created_at)
+        for client in room.clients.values():
+            if client.status is ClientStatus.RESERVED:
+                entry.pending[client.seat_token] = client
+                self._seats[client.seat_token] = entry
+        self._refresh(entry)
+        return entry
 
     def _after_tick(self, entry: _Entry) -> None:
         """Runs after each of the room's ticks: cheap unless seats are pending or it changed."""
@@ -577,3 +990,28 @@ def _reconnectable(room: Room, token: str) -> Client | None:
 def _log_loop_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("tick loop %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def _call_room(room: Room, method: str, args: Any) -> Any:
+    """``room.<method>(*args)``, awaited if it returns an awaitable; public methods only."""
+    function = None if method.startswith("_") else getattr(room, method, None)
+    if not callable(function):
+        raise RoomError("no such room method")
+    result = function(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _plain_result(result: Any) -> Any:
+    """``result`` if msgpack can carry it to another process."""
+    try:
+        _pack(result)
+    except (TypeError, ValueError, OverflowError):
+        raise RoomError("remote call result is not plain data") from None
+    return result
+
+
+def _pack(value: Any) -> bytes:
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    return packed

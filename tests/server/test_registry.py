@@ -1,4 +1,5 @@
-"""``RoomRegistry`` and the memory backend, on a ``ManualClock``: no test sleeps in real time.
+"""``RoomRegistry`` on a ``ManualClock``, once per backend (memory and redis, see
+``conftest.py``), and the memory backend: no test sleeps in real time.
 
 Sockets are simulated as the WebSocket endpoint sees them: a server-side ``protocol.Connection``
 that received JOIN (or RECONNECT) is attached with ``room._redeem`` (or ``room._resume``) and
@@ -32,6 +33,7 @@ from protocol.codes import PROTOCOL_VERSION, CloseCode, Role
 from protocol.connection import Connection
 from protocol.messages import Join, Message, Reconnect
 from protocol.state import Side
+from server.conftest import BackendFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -59,18 +61,9 @@ class Broken(Arena):
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def registry(clock: ManualClock) -> AsyncIterator[RoomRegistry]:
-    registry = RoomRegistry(clock, process_id="p1", wall_clock=lambda: 1000.0)
+async def registry(clock: ManualClock, make_backend: BackendFactory) -> AsyncIterator[RoomRegistry]:
+    """A started registry on this run's backend (``conftest.py``: memory, then redis)."""
+    registry = RoomRegistry(clock, make_backend(), process_id="p1", wall_clock=lambda: 1000.0)
     registry.define("arena", Arena)
     async with registry:
         yield registry
