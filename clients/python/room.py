@@ -11,9 +11,9 @@ frames coalesced into one WebSocket message) and performs closes.
 
 Inputs are numbered 1, 2, 3, ... and kept in ``unacked_inputs`` until a state frame's
 ``last_seq`` covers them. At most ``input_burst`` inputs are written per state frame received:
-the server accepts a bounded number per tick and ignores any input numbered at or below the
-highest it accepted, so a burst (inputs re-sent after a reconnection, or queued while the link
-was down) is paced out in order instead of being dropped.
+a room processes a bounded number of inputs per tick, keeps a bounded backlog, and ignores any
+input numbered at or below the highest it accepted, so a burst (inputs re-sent after a
+reconnection, or queued while the link was down) is paced out in order instead of being lost.
 
 When the socket closes with a reconnectable code (1006 and other non-application codes, or
 ``RECONNECTABLE_CLOSE_CODES``), the connection waits per its ``ReconnectPolicy``, opens the same

@@ -90,6 +90,22 @@ def test_a_drop_from_the_server_side_resumes_with_no_input_lost() -> None:
     run(main())
 
 
+def test_a_backlog_of_inputs_is_paced_out_so_the_server_takes_every_one() -> None:
+    async def main() -> None:
+        async with InMemoryServer(create_app(Settings())) as server:
+            room = await server.client(reconnect=FAST).join_or_create("arena")
+            seen = watch_inputs(server.app.state.server.registry.get(room.room_id))
+            room.drop()
+            for _ in range(200):  # more than a room takes per tick, or keeps waiting at once
+                room.send_input({"dx": -1, "dy": 0})
+            assert len(room.unacked_inputs) == 200
+            await room.wait_for(lambda r: r.last_seq == 200, timeout=15)
+            assert seen == list(range(1, 201))
+            assert room.unacked_inputs == {}
+
+    run(main())
+
+
 def abort_server_socket(live: LiveServer, room_id: str, session_id: str) -> None:
     """Kill the TCP connection of ``session_id`` from the server side, with no close frame."""
 
