@@ -8,7 +8,7 @@ and checks the result is the tracker's state, so every shape asserted here is al
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
@@ -249,10 +249,19 @@ def test_extend_sends_only_the_new_items() -> None:
     assert delta == {"l": [2, 3, {1: 2, 2: 3}]}
 
 
-def test_extending_a_list_with_itself_doubles_it() -> None:  # regression: looped forever
+def at_most(items: list[Any], limit: int) -> Iterator[Any]:
+    """``items``, one by one, failing once more than ``limit`` are read (not looping forever)."""
+    for count, item in enumerate(items):
+        assert count < limit, "read the items it appended"
+        yield item
+
+
+def test_extend_reads_all_its_values_before_appending() -> None:  # regression: looped forever
     tracker = committed({"l": [1, {"a": 2}]})
-    tracker.state["l"].extend(tracker.state["l"])
-    assert tracker.state["l"] == [1, {"a": 2}, 1, {"a": 2}]
+    items = tracker.state["l"]
+    items.extend(at_most(items, 2))
+    items += at_most(items, 4)
+    assert tracker.state["l"] == [1, {"a": 2}] * 4
 
 
 def test_in_place_add_appends_and_keeps_the_list() -> None:

@@ -29,7 +29,7 @@ from protocol.errors import PatchError
 from protocol.schema import Float32, Quantized, Schema
 
 KEYS = st.sampled_from(["a", "b", "l", "x", "y", "é", "Z"])
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def values(numbers: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

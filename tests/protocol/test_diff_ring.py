@@ -277,6 +277,18 @@ def test_list_edits_of_several_ticks_merge_into_one_edit() -> None:
     assert before == tracker.snapshot()
 
 
+def test_a_list_shrunk_in_one_tick_and_grown_in_the_next_resends_from_the_shortest() -> None:
+    tracker = committed({"l": ["a", "b", "c", "d"]})
+    tracker.state["l"].clear()
+    tracker.state["l"].extend(["x", "y"])
+    tracker.commit(2)
+    tracker.state["l"].append("z")
+    tracker.state["l"][0] = "w"
+    tracker.commit(3)
+    assert tracker.delta(1) == {"l": [2, 3, {0: "w", 1: "y", 2: "z"}]}
+    assert tracker.delta(2) == {"l": [2, 3, {0: "w", 2: "z"}]}
+
+
 def test_a_list_replaced_after_an_edit_is_sent_whole_from_before_both() -> None:
     tracker = committed({"l": [1]})
     tracker.state["l"].append(2)
