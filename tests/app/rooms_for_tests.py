@@ -112,6 +112,14 @@ class Fragile(Walk):
         raise error
 
 
+class Unstartable(Walk):
+    """A room whose ``on_create`` always fails."""
+
+    def on_create(self, options: dict[str, Any]) -> None:
+        """Fail."""
+        raise RuntimeError(SECRET)
+
+
 def _path(room_class: type[Room]) -> str:
     return f"{room_class.__module__}:{room_class.__qualname__}"
 
@@ -121,5 +129,6 @@ GAMES = [
     f"guarded={_path(Guarded)}",
     f"hidden={_path(Hidden)}",
     f"fragile={_path(Fragile)}",
+    f"unstartable={_path(Unstartable)}",
 ]
 """``Settings.games`` entries for every room type above."""

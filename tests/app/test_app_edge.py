@@ -135,9 +135,21 @@ def test_a_frame_over_4_kib_closes_with_message_too_big() -> None:
         frame = encode(Input(1, {"pad": "x" * 4096}))
         assert len(frame) > 4096
         victim.send_raw(frame)
-        code, _ = victim.expect_close()
+        closed = victim.expect_close()
         server.watch(bystander)
-    assert code == CloseCode.MESSAGE_TOO_BIG
+    assert closed == (CloseCode.MESSAGE_TOO_BIG, "message exceeds 4096 bytes")
+
+
+def test_a_frame_continued_over_messages_past_4_kib_closes_with_message_too_big() -> None:
+    with running() as server:
+        bystander = server.join()
+        victim = joined(server, bystander)
+        victim.send_raw(b"\x06\x92\xa4kind\xdb\x00\x00\x20\x00")  # a str of 8192 bytes follows
+        victim.send_raw(b"x" * 4000)
+        victim.send_raw(b"x" * 4000)
+        closed = victim.expect_close()
+        server.watch(bystander)
+    assert closed == (CloseCode.MESSAGE_TOO_BIG, "frame exceeds 4096 bytes")
 
 
 def test_a_frame_of_exactly_4_kib_is_accepted() -> None:
@@ -158,9 +170,9 @@ def test_a_large_json_frame_closes_with_message_too_big() -> None:
         victim = server.join(bystander.room_id, method="joinById", json=True)
         server.watch(bystander, victim, ticks=1)
         victim.send_raw('{"type": "message", "kind": "k", "payload": "' + "x" * 4096 + '"}')
-        code, _ = victim.expect_close()
+        closed = victim.expect_close()
         server.watch(bystander)
-    assert code == CloseCode.MESSAGE_TOO_BIG
+    assert closed == (CloseCode.MESSAGE_TOO_BIG, "message exceeds 4096 bytes")
 
 
 def test_a_message_may_batch_several_frames() -> None:
@@ -178,9 +190,9 @@ def test_many_frames_in_one_message_over_4_kib_close_with_message_too_big() -> N
         bystander = server.join()
         victim = joined(server, bystander)
         victim.send_raw(encode(Ack(1)) * 2000)
-        code, _ = victim.expect_close()
+        closed = victim.expect_close()
         server.watch(bystander)
-    assert code == CloseCode.MESSAGE_TOO_BIG
+    assert closed == (CloseCode.MESSAGE_TOO_BIG, "message exceeds 4096 bytes")
 
 
 # -- seats and tokens ------------------------------------------------------------------------

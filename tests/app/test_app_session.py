@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wire import TICK_RATE, Server, WireClient, app_settings, running
+from wire import TICK, TICK_RATE, Server, WireClient, app_settings, running
 
 from game_server.games.arena import FIELD, SPEED
 from game_server.settings import DEFAULT_GAMES
@@ -85,6 +85,22 @@ def test_a_patch_follows_every_tick_each_on_the_last() -> None:
             ticks.append((patch.baseline, patch.tick))
             client.ack()
     assert ticks == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+
+
+def test_ticks_run_before_the_socket_is_drained_come_as_one_patch() -> None:
+    with running() as server:
+        alice = server.join()
+        bob = server.join()
+        server.watch(alice, bob, ticks=1)
+        clock = server.clock
+        assert clock is not None
+        alice.send_input({"dx": 1})
+        server.call(clock.run_for, 3 * TICK, 3 * TICK)  # three ticks back to back, then drain
+        patch = bob.expect(Patch)
+        coalesced = server.call(lambda: server.room(bob.room_id).stats.frames_coalesced)
+    assert (patch.baseline, patch.tick) == (1, 4)
+    assert patch.delta == {"players": {alice.session_id: {"x": 1}}}
+    assert coalesced == 4  # two ticks for each of the two members
 
 
 def test_the_player_appears_in_the_state_on_the_tick_after_join() -> None:
