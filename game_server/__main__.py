@@ -1,6 +1,7 @@
 """The ``python -m game_server`` (and ``tickroom``) command line.
 
     python -m game_server run [--host 127.0.0.1] [--port 8000] [--game name=module:Class] ...
+        [--redis redis://127.0.0.1:6379/0 [--workers N]]
     python -m game_server replay match.tickrec [--strict]
     python -m game_server simulate --game arena --ticks 10000 --clients 10 --seed 7 \\
         [--record match.tickrec]
@@ -28,7 +29,7 @@ from game_server.errors import ReplayDivergedError
 from game_server.games.arena import Arena
 from game_server.recording import Recording, load_room_class, replay
 from game_server.room import Room
-from game_server.serve import run
+from game_server.serve import run, run_workers
 from game_server.settings import Settings
 from game_server.simulation import Simulation
 
@@ -69,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_command.add_argument(
         "--allow-origin", action="append", metavar="ORIGIN", help="extra allowed Origin"
+    )
+    run_command.add_argument(
+        "--redis", metavar="URL", help="share rooms with other processes through this Redis"
+    )
+    run_command.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N processes on ports PORT..PORT+N-1 (needs --redis)",
     )
 
     replay_command = commands.add_parser("replay", help="replay a recording and check its hashes")
@@ -148,6 +159,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("tick_rate", "tick_rate"),
         ("public_url", "public_url"),
         ("game_port", "game_port"),
+        ("redis", "redis_url"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -169,8 +181,25 @@ def _run(args: argparse.Namespace) -> int:
         f"tickroom serving {len(settings.games)} room types on "
         f"http://{settings.host}:{settings.port}/ (Ctrl-C to stop)"
     )
+    if args.workers > 1:
+        problem = _workers_problem(settings, args.workers)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        return run_workers(settings, args.workers)
     run(settings)
     return 0
+
+
+def _workers_problem(settings: Settings, workers: int) -> str:
+    """Why ``--workers`` cannot run with ``settings`` (empty when it can)."""
+    if not settings.redis_url:
+        return "--workers needs --redis (the processes share their rooms through it)"
+    if settings.port == 0 or settings.game_port == 0:
+        return "--workers needs a fixed --port (the workers take the ports after it)"
+    if settings.public_url and "{port}" not in settings.public_url:
+        return "with --workers, --public-url must contain {port} (each process has its own)"
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

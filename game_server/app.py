@@ -10,6 +10,8 @@ like. Routes:
     GET  /healthz                          liveness and counts
     GET  /metrics                          Prometheus text format
     WS   /ws/{room_id}                     the game socket: send JOIN (or RECONNECT) first
+    GET  /                                 the demo lobby (arena, Connect Four) in the browser
+    GET  /client/...                       the browser client library and demo (static files)
 
 A seat reservation answers ``{room_id, room_name, session_id, token, url, expires_in,
 spectator}``; the client opens ``url`` as it is and sends JOIN with ``token``. Refusals are HTTP
@@ -21,14 +23,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request, WebSocket
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
+from game_server.backends import MemoryBackend, RegistryBackend
+from game_server.backends.redis import RedisBackend
 from game_server.clock import Clock, MonotonicClock
 from game_server.errors import MatchmakeError, SeatInvalidError
 from game_server.fastsocket import GameSocketServer
@@ -42,6 +51,9 @@ from protocol.codes import PROTOCOL_VERSION, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPA
 logger = logging.getLogger("game_server.app")
 
 MatchmakeMethod = Literal["create", "join", "joinOrCreate", "joinById", "reconnect"]
+
+BROWSER_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "browser"
+"""The browser client (ES modules) and its demo pages, served at /client/."""
 
 
 @dataclass
@@ -124,7 +136,10 @@ def _error(code: ErrorCode, message: str, status: int) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status)
 
 
-def _socket_url(request: Request, state: ServerState, room_id: str) -> str:
+def _socket_url(request: Request, state: ServerState, seat: SeatReservation) -> str:
+    room_id = seat.room_id
+    if seat.process_id != state.registry.process_id and seat.url:
+        return f"{_ws_base(seat.url)}/ws/{room_id}"  # the room lives in another process
     settings = state.settings
     if state.game_port is not None:
         base = settings.public_game_url.rstrip("/")
@@ -135,11 +150,36 @@ def _socket_url(request: Request, state: ServerState, room_id: str) -> str:
     base = settings.public_url.rstrip("/")
     if not base:
         base = str(request.base_url).rstrip("/")
+    return f"{_ws_base(base)}/ws/{room_id}"
+
+
+def _ws_base(base: str) -> str:
+    base = base.rstrip("/")
     if base.startswith("https://"):
-        base = "wss://" + base[len("https://") :]
-    elif base.startswith("http://"):
-        base = "ws://" + base[len("http://") :]
-    return f"{base}/ws/{room_id}"
+        return "wss://" + base[len("https://") :]
+    if base.startswith("http://"):
+        return "ws://" + base[len("http://") :]
+    return base
+
+
+def process_url(settings: Settings, game_port: int | None = None) -> str:
+    """Where clients of other processes' matchmaking reach this one: the fast game socket's
+    public URL when it runs, else ``public_url``, else ``http://host:port``."""
+    if game_port is not None:
+        return settings.public_game_url or f"ws://{settings.host}:{game_port}"
+    return settings.public_url or f"http://{settings.host}:{settings.port}"
+
+
+def make_backend(settings: Settings) -> RegistryBackend:
+    """The registry backend ``settings`` ask for: Redis when ``redis_url`` is set, else memory."""
+    if not settings.redis_url:
+        return MemoryBackend()
+    return RedisBackend.from_url(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        ttl=settings.heartbeat_ttl,
+        saved_ttl=settings.saved_room_ttl,
+    )
 
 
 def register_games(registry: RoomRegistry, settings: Settings) -> None:
@@ -162,7 +202,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = RoomRegistry(clock, max_catch_up=settings.max_catch_up)
+        registry = RoomRegistry(
+            clock,
+            make_backend(settings),
+            process_id=settings.process_id or None,
+            public_url=process_url(settings),
+            max_catch_up=settings.max_catch_up,
+            remote_timeout=settings.remote_timeout,
+        )
         register_games(registry, settings)
         state = ServerState(settings, clock, registry)
         app.state.server = state
@@ -171,6 +218,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.game_port is not None:
             game_socket = GameSocketServer(state, settings.host, settings.game_port)
             state.game_port = await game_socket.start()
+            registry.public_url = process_url(settings, state.game_port)
         try:
             yield
         finally:
@@ -188,7 +236,47 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.include_router(_matchmaking_routes())
     app.include_router(_operations_routes())
+    _mount_browser_client(app)
     return app
+
+
+class _ClientFiles(StaticFiles):
+    """Static files whose JavaScript is always ``text/javascript``: browsers refuse module
+    scripts of another type, and not every machine's MIME table knows ``.mjs``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # a socket opened on a file path: refuse it, don't crash
+            await WebSocketClose()(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if str(full_path).endswith((".js", ".mjs")):
+            response.headers["content-type"] = "text/javascript; charset=utf-8"
+        return response
+
+
+def _mount_browser_client(app: FastAPI) -> None:
+    """Serve clients/browser at /client/ and its demo lobby at / (when the folder exists: an
+    installed package may come without it). Same-origin pages pass the socket's Origin check."""
+    if not (BROWSER_CLIENT / "demo" / "index.html").is_file():
+        return
+    app.mount("/client", _ClientFiles(directory=BROWSER_CLIENT), name="client")
+
+    @app.get("/", include_in_schema=False)
+    async def demo_lobby() -> FileResponse:
+        return FileResponse(BROWSER_CLIENT / "demo" / "index.html")
+
+    @app.get("/connect-four", include_in_schema=False)
+    async def demo_connect_four() -> FileResponse:
+        return FileResponse(BROWSER_CLIENT / "demo" / "connect-four.html")
 
 
 def _server(request: Request) -> ServerState:
@@ -226,6 +314,11 @@ def _matchmaking_routes() -> APIRouter:
             seat: SeatReservation
             if method == "create":
                 seat = await registry.create(room_name, options, spectator=spectator)
+                room = registry.get(seat.room_id)
+                if options.get("private") is True and room is not None:
+                    # A per-room setting, as Room.__init__ sets them: hidden from listings and
+                    # matchmaking (the listing follows at the next tick); joined by id.
+                    setattr(room, "private", True)  # noqa: B010
             elif method == "join":
                 seat = await registry.join(room_name, options)
             elif method == "joinOrCreate":
@@ -244,7 +337,7 @@ def _matchmaking_routes() -> APIRouter:
             room_name=seat.room_name,
             session_id=seat.session_id,
             token=seat.token,
-            url=_socket_url(request, state, seat.room_id),
+            url=_socket_url(request, state, seat),
             expires_in=max(0.0, seat.expires_at - state.clock.now()),
             spectator=seat.spectator,
         )

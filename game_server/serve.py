@@ -4,7 +4,12 @@ uvicorn on its own answers SIGTERM by closing every WebSocket with 1012 before t
 it. ``GameServer`` intercepts the first SIGINT/SIGTERM instead: matchmaking stops, every room is
 locked and told (``Room.on_before_shutdown``), rooms get ``shutdown_timeout`` seconds to empty,
 the rest are closed with SERVER_SHUTDOWN (4001), and only then does uvicorn stop. A second
-signal forces the exit at once.
+signal forces the exit at once. With Redis, ``persistent`` rooms are saved instead and their
+clients closed with MAY_TRY_RECONNECT (4003), to continue in another process.
+
+``run_workers`` starts several such servers, each a process of its own on its own port (rooms
+live in one process, so clients must reach the very process that hosts theirs: a reverse proxy
+routes by process address, see docs/howto/scale.md); they share one Redis.
 
 Owns: the uvicorn configuration (permessage-deflate off for game frames, pings, frame cap) and
 the shutdown sequence. Must never: hold game or protocol logic.
@@ -13,7 +18,13 @@ the shutdown sequence. Must never: hold game or protocol logic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 from types import FrameType
 
 import uvicorn
@@ -86,3 +97,79 @@ def run(settings: Settings) -> None:
     app = create_app(settings)
     server = GameServer(uvicorn_config(app, settings), app, settings)
     server.run()
+
+
+def worker_settings(settings: Settings, index: int) -> Settings:
+    """The settings of worker ``index`` (from 0): ``port + index`` (and ``game_port + index``),
+    with ``{port}``, ``{game_port}`` and ``{worker}`` filled in the public URLs."""
+    port = settings.port + index
+    game_port = None if settings.game_port is None else settings.game_port + index
+    fill = {"{port}": str(port), "{game_port}": str(game_port), "{worker}": str(index)}
+
+    def filled(url: str) -> str:
+        for placeholder, value in fill.items():
+            url = url.replace(placeholder, value)
+        return url
+
+    return settings.model_copy(
+        update={
+            "port": port,
+            "game_port": game_port,
+            "public_url": filled(settings.public_url),
+            "public_game_url": filled(settings.public_game_url),
+            "process_id": f"{settings.process_id}-{index}" if settings.process_id else "",
+        }
+    )
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as the ``TICKROOM_*`` variables a child process reads them from."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        key = f"TICKROOM_{name.upper()}"
+        if value is None:
+            env.pop(key, None)
+        elif isinstance(value, list | dict | bool):
+            env[key] = json.dumps(value)
+        else:
+            env[key] = str(value)
+    return env
+
+
+def run_workers(settings: Settings, workers: int, *, poll: float = 0.5) -> int:
+    """Run ``workers`` server processes (``worker_settings``) until they exit; blocking. The
+    first SIGINT/SIGTERM is passed on to each (a graceful drain), a second one kills them.
+    Returns 0 when every worker exited with 0, else 1."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "game_server", "run"],
+            env=_environment(worker_settings(settings, index)),
+            start_new_session=True,  # the terminal's Ctrl-C reaches them through us, once
+        )
+        for index in range(workers)
+    ]
+    signals = 0
+
+    def forward(sig: int, frame: FrameType | None) -> None:
+        nonlocal signals
+        signals += 1
+        for child in children:
+            if child.poll() is None:
+                if signals == 1:
+                    child.send_signal(signal.SIGTERM)
+                else:
+                    child.kill()
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while running := [child for child in children if child.poll() is None]:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                running[0].wait(timeout=poll)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    return 0 if all(child.returncode == 0 for child in children) else 1

@@ -58,3 +58,18 @@ class Settings(BaseSettings):
     """Seconds graceful shutdown waits for rooms to drain before closing everyone."""
     max_catch_up: int = Field(default=5, ge=1)
     """Ticks a late room loop may run back to back before it skips."""
+    redis_url: str = ""
+    """``redis://host:port/db`` of the Redis every process of one deployment shares (listings,
+    matchmaking lock, presence, requests between processes, saved rooms); empty: the in-memory
+    backend, one process."""
+    redis_prefix: str = "tickroom:"
+    """Prefix of every Redis key and channel (one per deployment sharing a Redis)."""
+    process_id: str = ""
+    """This process's name in listings and channels; empty: a random one at each start."""
+    heartbeat_ttl: float = Field(default=10.0, gt=0)
+    """Seconds after which the rooms of a process that stopped (crashed, killed) leave the
+    listings; it beats every third of that."""
+    remote_timeout: float = Field(default=2.0, gt=0)
+    """Seconds a request to another process (a seat in its room, a remote room call) waits."""
+    saved_room_ttl: float = Field(default=3600.0, gt=0)
+    """Seconds a persistent room saved at shutdown waits in Redis to be restored."""
