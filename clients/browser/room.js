@@ -1,0 +1,917 @@
+/**
+ * `Room`: one seat in one room, over one WebSocket at a time, across reconnections.
+ *
+ * Theory of operation. A room is made from a seat reservation (see client.js). `join()` opens
+ * the reservation's `url` with the `tickroom.v1.msgpack` subprotocol, sends JOIN, and resolves
+ * once WELCOME and the first state are applied. From then on every FULL_STATE replaces
+ * `room.state` (in place: the object stays the same) and every PATCH is applied to it, each
+ * followed by an ACK; a "state" event names the changed paths. Inputs get sequence numbers and
+ * wait in `unackedInputs` until a state's `last_seq` covers them, so a game can predict its own
+ * player (prediction.js). A PING goes out every `pingInterval` ms and `rtt` follows the PONGs.
+ *
+ * When the socket closes without a deliberate close (1006, any code below 4000, or a
+ * reconnectable application code), the room waits (exponential backoff with jitter), opens a new
+ * socket and sends RECONNECT with its reconnect token and the tick of its last state; once
+ * WELCOME arrives it re-sends the inputs the server has not acknowledged, in order, a few per
+ * state frame. A PATCH that does not fit (another baseline, a PatchError) makes it reconnect at
+ * once asking for a full state. Any other close ends the room: a "close" event carries the code
+ * and a sentence for people (closes.js).
+ *
+ * Owns: the socket, the client side of the connection state machine, the state object, input
+ * sequencing, requests, pings and reconnection. Must never: know a game, draw, or block.
+ *
+ * Events (`room.on(name, callback)`, which returns an unsubscribe function):
+ *   "welcome"      {roomId, sessionId, role, tick, resumed}
+ *   "state"        {tick, lastSeq, full, changes, state, receivedAt}
+ *   "message"      {kind, payload}
+ *   "error"        {code, message, text}            an ERROR frame: the socket stays open
+ *   "pong"         {rtt}
+ *   "reconnecting" {attempt, delay, code, reason, text}
+ *   "reconnected"  {attempt, tick}
+ *   "close"        {code, reason, consented, opened, text}   the room has ended for good
+ *
+ * @module room
+ */
+
+import { describeClose, describeError } from "./closes.js";
+import {
+  CloseCode,
+  ErrorCode,
+  PROTOCOL_VERSION,
+  Role,
+  SUBPROTOCOL_MSGPACK,
+  isReconnectable,
+} from "./codes.js";
+import { CLIENT_MAX_SIZE, ProtocolError, SERVER_MAX_SIZE, decodeFrames, encodeFrame } from "./codec.js";
+import { PatchError, Schema } from "./schema.js";
+import { applyDelta, decodeState, touches } from "./state.js";
+
+const NORMAL_CLOSURE = 1000;
+const NO_STATUS = 1005;
+
+/** How a dropped connection is resumed (the same fields as the Python ReconnectPolicy). */
+export class ReconnectPolicy {
+  /**
+   * Attempt `n` (from 1) waits `min(maxDelay, minDelay * factor ** (n - 1))` ms plus up to
+   * `jitter` of that at random; after `retries` failed attempts the room closes.
+   * @param {Partial<ReconnectPolicy>} [options]
+   */
+  constructor(options = {}) {
+    this.retries = 8;
+    this.minDelay = 100;
+    this.maxDelay = 5000;
+    this.factor = 2;
+    this.jitter = 0.1;
+    /** Milliseconds one attempt may take to be welcomed and get its first state. */
+    this.attemptTimeout = 10000;
+    /** Messages and requests kept while disconnected (the oldest is dropped beyond). */
+    this.maxQueued = 64;
+    /** Inputs kept unacknowledged at most (the oldest is dropped beyond). */
+    this.maxUnacked = 1024;
+    Object.assign(this, options);
+  }
+
+  /**
+   * Milliseconds to wait before attempt `attempt` (1, 2, ...).
+   * @param {number} attempt
+   * @param {number} [random] a number in 0..1
+   * @returns {number}
+   */
+  delay(attempt, random = 0) {
+    const base = Math.min(this.maxDelay, this.minDelay * this.factor ** Math.max(0, attempt - 1));
+    return base * (1 + this.jitter * random);
+  }
+}
+
+/** A room that could not be joined, or a connection that ended, with its close code. */
+export class RoomError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} code the close code
+   * @param {string} [reason]
+   * @param {boolean} [opened] false when the socket never opened
+   */
+  constructor(message, code, reason = "", opened = true) {
+    super(message);
+    this.name = "RoomError";
+    this.code = code;
+    this.reason = reason;
+    this.opened = opened;
+  }
+}
+
+/** A request the room refused (or that got no answer in time). */
+export class RequestError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} code an ErrorCode (0 when the request never got an answer)
+   */
+  constructor(message, code) {
+    super(message);
+    this.name = "RequestError";
+    this.code = code;
+  }
+}
+
+/**
+ * @typedef {object} SeatReservation what POST /matchmake/... answers
+ * @property {string} room_id
+ * @property {string} [room_name]
+ * @property {string} session_id
+ * @property {string} token
+ * @property {string} url
+ * @property {boolean} [spectator]
+ */
+
+/**
+ * @typedef {object} RoomOptions
+ * @property {typeof WebSocket} [WebSocket] the WebSocket class (tests pass a fake)
+ * @property {Partial<ReconnectPolicy>} [reconnect] reconnection settings; `{retries: 0}` turns it off
+ * @property {number} [inputBurst] inputs written at most per state frame received (default 4)
+ * @property {number} [requestTimeout] ms before a request fails (default 10000)
+ * @property {number} [joinTimeout] ms the first join may take (default 10000)
+ * @property {number} [pingInterval] ms between pings; 0 turns them off (default 1000)
+ * @property {() => number} [now] the clock, in ms (default performance.now)
+ */
+
+/** @typedef {{ws: WebSocket, opened: boolean, synced: boolean, settled: boolean,
+ *   closing: {code: number, reason: string} | null, resolve: () => void,
+ *   reject: (error: RoomError) => void, timer: any}} Attempt */
+
+/** @typedef {{type: string, [field: string]: any}} Message */
+
+export class Room {
+  /**
+   * @param {SeatReservation} reservation
+   * @param {RoomOptions} [options]
+   */
+  constructor(reservation, options = {}) {
+    this.reservation = reservation;
+    /** The room's id. */
+    this.id = reservation.room_id;
+    /** The room type's name. */
+    this.name = reservation.room_name ?? "";
+    this.sessionId = reservation.session_id;
+    this.url = reservation.url;
+    this.role = reservation.spectator ? Role.SPECTATOR : Role.PLAYER;
+    this.reconnectToken = "";
+    this.tickRate = 20;
+    this.patchRate = 1;
+    this.schema = new Schema();
+    /** @type {Record<string, any>} The room state: plain objects and arrays, updated in place. */
+    this.state = {};
+    /** The tick of the last state applied (-1 before the first). */
+    this.tick = -1;
+    /** The last input sequence number the server processed. */
+    this.lastSeq = 0;
+    /** @type {Map<number, unknown>} inputs not acknowledged yet, by sequence number, in order */
+    this.unackedInputs = new Map();
+    /** @type {number | null} the round-trip time of the last ping, in ms */
+    this.rtt = null;
+    /** Counters for a HUD: bytes and WebSocket messages each way, states, reconnections. */
+    this.stats = {
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      states: 0,
+      fullStates: 0,
+      patches: 0,
+      inputsSent: 0,
+      reconnects: 0,
+      resyncs: 0,
+    };
+    /** @type {null | {code: number, reason: string, consented: boolean, opened: boolean, text: string}} */
+    this.closed = null;
+
+    this.policy = new ReconnectPolicy(options.reconnect);
+    this.inputBurst = options.inputBurst ?? 4;
+    this.requestTimeout = options.requestTimeout ?? 10000;
+    this.joinTimeout = options.joinTimeout ?? 10000;
+    this.pingInterval = options.pingInterval ?? 1000;
+    this.now = options.now ?? (() => performance.now());
+    /** @type {typeof WebSocket} */
+    this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+
+    /** @type {"idle" | "connecting" | "joined" | "reconnecting" | "leaving" | "closed"} */
+    this.phase = "idle";
+    /** @type {Attempt | null} */
+    this.attempt = null;
+    /** @type {Map<string, Set<Function>>} */
+    this.listeners = new Map();
+    /** @type {Array<{path: Array<string | number>, callback: Function}>} */
+    this.watchers = [];
+    /** @type {Uint8Array[]} frames waiting for the end of this turn, sent as few messages */
+    this.outbox = [];
+    this.flushQueued = false;
+    /** @type {Message[]} messages and requests sent while disconnected */
+    this.queue = [];
+    this.nextSeq = 1;
+    this.writtenSeq = 0;
+    this.inputsSinceState = 0;
+    this.nextRequest = 1;
+    /** @type {Map<number, {resolve: Function, reject: Function, timer: any}>} */
+    this.requests = new Map();
+    /** @type {Map<number, {resolve: Function, timer: any}>} */
+    this.pings = new Map();
+    this.pingTimer = null;
+    this.resync = false;
+    this.leaving = false;
+    /** @type {Array<(info: any) => void>} */
+    this.closeWaiters = [];
+  }
+
+  /** True while joined and the socket is open. */
+  get connected() {
+    return this.phase === "joined";
+  }
+
+  /** True for spectators, who watch and send no input. */
+  get isSpectator() {
+    return this.role === Role.SPECTATOR;
+  }
+
+  // -- events -----------------------------------------------------------------------------------
+
+  /**
+   * Call `callback` for every event `name` (see the module docs).
+   * @param {string} name
+   * @param {(event: any) => void} callback
+   * @returns {() => void} unsubscribe
+   */
+  on(name, callback) {
+    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+    const set = /** @type {Set<Function>} */ (this.listeners.get(name));
+    set.add(callback);
+    return () => set.delete(callback);
+  }
+
+  /**
+   * Call `callback(payload)` for every application message of `kind`.
+   * @param {string | number} kind
+   * @param {(payload: any) => void} callback
+   * @returns {() => void} unsubscribe
+   */
+  onMessage(kind, callback) {
+    return this.on("message", (event) => {
+      if (event.kind === kind) callback(event.payload);
+    });
+  }
+
+  /**
+   * Call `callback(value, event)` whenever a state frame changes `path` or anything under it
+   * (every full state counts): `room.onChange(["players"], (players) => ...)`.
+   * @param {Array<string | number>} path
+   * @param {(value: any, event: any) => void} callback
+   * @returns {() => void} unsubscribe
+   */
+  onChange(path, callback) {
+    const watcher = { path, callback };
+    this.watchers.push(watcher);
+    return () => {
+      this.watchers = this.watchers.filter((item) => item !== watcher);
+    };
+  }
+
+  /**
+   * @param {string} name
+   * @param {unknown} event
+   */
+  emit(name, event) {
+    for (const callback of this.listeners.get(name) ?? []) {
+      try {
+        callback(event);
+      } catch (error) {
+        console.error(`tickroom: a "${name}" listener failed`, error);
+      }
+    }
+  }
+
+  // -- joining ----------------------------------------------------------------------------------
+
+  /**
+   * Redeem the reservation: resolves once WELCOME and the first state are applied. Rejects with
+   * a RoomError (its message is for people) when the seat is refused or the socket fails.
+   * @returns {Promise<Room>}
+   */
+  async join() {
+    if (this.phase !== "idle") throw new Error("join() was already called");
+    const join = { type: "join", version: PROTOCOL_VERSION, token: this.reservation.token };
+    try {
+      await this.open(join, this.joinTimeout);
+    } catch (error) {
+      const failure = /** @type {RoomError} */ (error);
+      this.finish(failure.code, failure.reason, false, failure.opened);
+      throw failure;
+    }
+    this.startPinging();
+    return this;
+  }
+
+  /**
+   * Open a socket, send `first`, and settle once a state is applied (or the socket closes).
+   * @param {Message} first JOIN or RECONNECT
+   * @param {number} timeout ms
+   * @returns {Promise<void>}
+   */
+  open(first, timeout) {
+    return new Promise((resolve, reject) => {
+      const ws = new this.WebSocket(this.url, [SUBPROTOCOL_MSGPACK]);
+      ws.binaryType = "arraybuffer";
+      /** @type {Attempt} */
+      const attempt = {
+        ws,
+        opened: false,
+        synced: false,
+        settled: false,
+        closing: null,
+        resolve,
+        reject,
+        timer: null,
+      };
+      attempt.timer = setTimeout(() => {
+        if (attempt.settled) return;
+        attempt.settled = true;
+        this.closeSocket(attempt, NORMAL_CLOSURE, "join timed out");
+        reject(new RoomError("The game server did not answer in time.", 1006, "", attempt.opened));
+      }, timeout);
+      this.attempt = attempt;
+      this.phase = "connecting";
+      this.outbox = [];
+      ws.onopen = () => {
+        attempt.opened = true;
+        this.write(first);
+        this.flush();
+      };
+      ws.onmessage = (event) => this.receive(attempt, event.data);
+      ws.onclose = (event) => this.socketClosed(attempt, event.code, event.reason);
+      ws.onerror = () => {}; // a close event always follows
+    });
+  }
+
+  // -- incoming ---------------------------------------------------------------------------------
+
+  /**
+   * @param {Attempt} attempt
+   * @param {unknown} data
+   */
+  receive(attempt, data) {
+    if (attempt !== this.attempt || attempt.closing !== null) return;
+    const receivedAt = this.now();
+    if (!(data instanceof ArrayBuffer)) {
+      this.protocolError(attempt, new ProtocolError("text message on the msgpack subprotocol"));
+      return;
+    }
+    this.stats.bytesIn += data.byteLength;
+    this.stats.messagesIn += 1;
+    let messages;
+    try {
+      messages = decodeFrames(data, { maxSize: SERVER_MAX_SIZE });
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.protocolError(attempt, error);
+      return;
+    }
+    for (const message of messages) {
+      if (attempt !== this.attempt || attempt.closing !== null) break;
+      this.handle(attempt, message, receivedAt);
+    }
+    this.flush();
+  }
+
+  /**
+   * @param {Attempt} attempt
+   * @param {Message} message
+   * @param {number} receivedAt
+   */
+  handle(attempt, message, receivedAt) {
+    const welcomed = this.phase === "joined" || this.phase === "leaving";
+    switch (message.type) {
+      case "welcome":
+        if (this.phase !== "connecting") break;
+        this.welcomed(attempt, message);
+        return;
+      case "error":
+        this.emit("error", {
+          code: message.code,
+          message: message.message,
+          text: describeError(message.code, message.message),
+        });
+        return;
+      case "full_state":
+      case "patch":
+        if (!welcomed) break;
+        this.stateFrame(attempt, message, receivedAt);
+        return;
+      case "message":
+        if (!welcomed) break;
+        this.emit("message", { kind: message.kind, payload: message.payload });
+        return;
+      case "response":
+        if (!welcomed) break;
+        this.answered(message);
+        return;
+      case "ping":
+        if (!welcomed) break;
+        if (this.phase === "joined") {
+          this.write({ type: "pong", time: message.time, peer_time: Date.now() });
+        }
+        return;
+      case "pong":
+        if (!welcomed) break;
+        this.ponged(message);
+        return;
+      default:
+        break;
+    }
+    this.protocolError(attempt, new ProtocolError(`${message.type} is not allowed now`));
+  }
+
+  /**
+   * @param {Attempt} attempt
+   * @param {Message} welcome
+   */
+  welcomed(attempt, welcome) {
+    if (welcome.version !== PROTOCOL_VERSION) {
+      this.closeSocket(attempt, CloseCode.UNSUPPORTED_VERSION, "unsupported version");
+      return;
+    }
+    try {
+      this.schema = Schema.fromWire(welcome.schema);
+    } catch (error) {
+      if (!(error instanceof PatchError)) throw error;
+      this.closeSocket(attempt, CloseCode.PROTOCOL_ERROR, "bad schema");
+      return;
+    }
+    const resumed = this.reconnectToken !== "";
+    this.id = welcome.room_id;
+    this.sessionId = welcome.session_id;
+    this.reconnectToken = welcome.reconnect_token;
+    this.tickRate = welcome.tick_rate;
+    this.patchRate = welcome.patch_rate;
+    this.role = welcome.role;
+    this.phase = "joined";
+    // Everything after the last acknowledged input goes out again on this socket, in order.
+    this.writtenSeq = this.lastSeq;
+    this.inputsSinceState = 0;
+    this.pumpInputs();
+    for (const message of this.queue.splice(0)) this.write(message);
+    this.emit("welcome", {
+      roomId: this.id,
+      sessionId: this.sessionId,
+      role: this.role,
+      tick: welcome.tick,
+      resumed,
+    });
+  }
+
+  /**
+   * @param {Attempt} attempt
+   * @param {Message} frame FULL_STATE or PATCH
+   * @param {number} receivedAt
+   */
+  stateFrame(attempt, frame, receivedAt) {
+    /** @type {Array<Array<string | number>>} */
+    const changes = [];
+    const full = frame.type === "full_state";
+    try {
+      if (full) {
+        const decoded = decodeState(frame.state, this.schema);
+        for (const key of Object.keys(this.state)) delete this.state[key];
+        Object.assign(this.state, decoded);
+        changes.push([]);
+        this.stats.fullStates += 1;
+      } else {
+        if (frame.baseline !== this.tick) throw new PatchError("patch baseline is not our tick");
+        applyDelta(this.state, frame.delta, this.schema, changes);
+        this.stats.patches += 1;
+      }
+    } catch (error) {
+      if (!(error instanceof PatchError)) throw error;
+      this.resyncNow(attempt);
+      return;
+    }
+    this.tick = frame.tick;
+    this.lastSeq = frame.last_seq;
+    for (const seq of this.unackedInputs.keys()) {
+      if (seq > frame.last_seq) break;
+      this.unackedInputs.delete(seq);
+    }
+    this.writtenSeq = Math.max(this.writtenSeq, frame.last_seq);
+    this.stats.states += 1;
+    if (this.phase === "joined") {
+      this.write({ type: "ack", tick: frame.tick });
+      this.inputsSinceState = 0;
+      this.pumpInputs();
+    }
+    if (!attempt.synced) {
+      attempt.synced = true;
+      if (!attempt.settled) {
+        attempt.settled = true;
+        clearTimeout(attempt.timer);
+        attempt.resolve();
+      }
+    }
+    const event = {
+      tick: frame.tick,
+      lastSeq: frame.last_seq,
+      full,
+      changes,
+      state: this.state,
+      receivedAt,
+    };
+    this.emit("state", event);
+    for (const { path, callback } of this.watchers) {
+      if (changes.some((changed) => touches(changed, path))) {
+        try {
+          callback(valueAt(this.state, path), event);
+        } catch (error) {
+          console.error("tickroom: an onChange callback failed", error);
+        }
+      }
+    }
+  }
+
+  /** @param {Message} response */
+  answered(response) {
+    const pending = this.requests.get(response.id);
+    if (pending === undefined) return;
+    this.requests.delete(response.id);
+    clearTimeout(pending.timer);
+    if (response.code === 0) pending.resolve(response.payload);
+    else {
+      const text = typeof response.payload === "string" ? response.payload : "";
+      pending.reject(new RequestError(describeError(response.code, text), response.code));
+    }
+  }
+
+  /** @param {Message} pong */
+  ponged(pong) {
+    const pending = this.pings.get(pong.time);
+    if (pending === undefined) return;
+    this.pings.delete(pong.time);
+    clearTimeout(pending.timer);
+    this.rtt = this.now() - pong.time;
+    pending.resolve(this.rtt);
+    this.emit("pong", { rtt: this.rtt });
+  }
+
+  // -- closing and reconnecting -----------------------------------------------------------------
+
+  /**
+   * @param {Attempt} attempt
+   * @param {ProtocolError} error
+   */
+  protocolError(attempt, error) {
+    console.warn("tickroom: protocol error:", error.message);
+    this.closeSocket(attempt, error.closeCode, error.message.slice(0, 120));
+  }
+
+  /**
+   * Our state and the server's no longer line up: reconnect at once asking for a full state.
+   * @param {Attempt} attempt
+   */
+  resyncNow(attempt) {
+    this.stats.resyncs += 1;
+    this.resync = true;
+    this.closeSocket(attempt, NORMAL_CLOSURE, "resync");
+  }
+
+  /**
+   * Close the socket ourselves; the close event then reports `code`, whatever the browser says.
+   * @param {Attempt} attempt
+   * @param {number} code
+   * @param {string} reason
+   */
+  closeSocket(attempt, code, reason) {
+    if (attempt.closing !== null) return;
+    attempt.closing = { code, reason };
+    this.flush();
+    try {
+      attempt.ws.close(code, reason);
+    } catch {
+      attempt.ws.close();
+    }
+  }
+
+  /**
+   * @param {Attempt} attempt
+   * @param {number} eventCode
+   * @param {string} eventReason
+   */
+  socketClosed(attempt, eventCode, eventReason) {
+    clearTimeout(attempt.timer);
+    const code = attempt.closing?.code ?? eventCode ?? NO_STATUS;
+    const reason = attempt.closing?.reason ?? eventReason ?? "";
+    if (attempt !== this.attempt) return;
+    this.attempt = null;
+    this.failPings();
+    if (!attempt.synced) {
+      if (!attempt.settled) {
+        attempt.settled = true;
+        attempt.reject(
+          new RoomError(describeClose(code, reason, { opened: attempt.opened }), code, reason, attempt.opened),
+        );
+      }
+      return;
+    }
+    if (this.leaving || code === CloseCode.CONSENTED) {
+      this.finish(code, reason, this.leaving, true);
+    } else if (
+      !this.resync &&
+      (!isReconnectable(code) || this.policy.retries === 0 || this.reconnectToken === "")
+    ) {
+      this.finish(code, reason, false, true);
+    } else {
+      void this.reconnect(code, reason);
+    }
+  }
+
+  /**
+   * @param {number} code the close that started it
+   * @param {string} reason
+   */
+  async reconnect(code, reason) {
+    this.phase = "reconnecting";
+    this.stopPinging();
+    let lastCode = code;
+    let lastReason = reason;
+    for (let attempt = 1; attempt <= this.policy.retries; attempt++) {
+      const immediate = this.resync && attempt === 1;
+      const delay = immediate ? 0 : this.policy.delay(attempt, Math.random());
+      this.emit("reconnecting", {
+        attempt,
+        delay,
+        code: lastCode,
+        reason: lastReason,
+        text: describeClose(lastCode, lastReason),
+      });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.leaving) {
+        this.finish(CloseCode.CONSENTED, "left", true, true);
+        return;
+      }
+      const first = {
+        type: "reconnect",
+        version: PROTOCOL_VERSION,
+        token: this.reconnectToken,
+        last_tick: this.resync ? -1 : this.tick,
+      };
+      try {
+        await this.open(first, this.policy.attemptTimeout);
+      } catch (error) {
+        const failure = /** @type {RoomError} */ (error);
+        lastCode = failure.code;
+        lastReason = failure.reason;
+        if (failure.opened && !isReconnectable(failure.code)) {
+          this.finish(failure.code, failure.reason, false, true);
+          return;
+        }
+        continue;
+      }
+      this.resync = false;
+      this.stats.reconnects += 1;
+      this.startPinging();
+      this.emit("reconnected", { attempt, tick: this.tick });
+      return;
+    }
+    this.finish(lastCode, lastReason, false, true);
+  }
+
+  /**
+   * The room has ended for good.
+   * @param {number} code
+   * @param {string} reason
+   * @param {boolean} consented
+   * @param {boolean} opened
+   */
+  finish(code, reason, consented, opened) {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    this.stopPinging();
+    this.failPings();
+    for (const [id, pending] of this.requests) {
+      clearTimeout(pending.timer);
+      pending.reject(new RequestError("the connection closed before an answer", 0));
+      this.requests.delete(id);
+    }
+    const text = consented ? describeClose(CloseCode.CONSENTED) : describeClose(code, reason, { opened });
+    this.closed = { code, reason, consented, opened, text };
+    this.emit("close", this.closed);
+    for (const resolve of this.closeWaiters.splice(0)) resolve(this.closed);
+  }
+
+  // -- outgoing ---------------------------------------------------------------------------------
+
+  /**
+   * Queue a frame on the current socket; `flush()` sends the queue at the end of this turn.
+   * @param {Message} message
+   */
+  write(message) {
+    this.outbox.push(encodeFrame(message));
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Send queued frames, as few WebSocket messages as the server's size limit allows. */
+  flush() {
+    this.flushQueued = false;
+    const attempt = this.attempt;
+    if (!this.outbox.length || attempt === null || !attempt.opened) return;
+    if (attempt.ws.readyState !== 1) return;
+    const frames = this.outbox.splice(0);
+    let batch = [];
+    let size = 0;
+    const send = () => {
+      if (!batch.length) return;
+      const data = new Uint8Array(size);
+      let offset = 0;
+      for (const frame of batch) {
+        data.set(frame, offset);
+        offset += frame.length;
+      }
+      attempt.ws.send(data);
+      this.stats.bytesOut += size;
+      this.stats.messagesOut += 1;
+      batch = [];
+      size = 0;
+    };
+    for (const frame of frames) {
+      if (size + frame.length > CLIENT_MAX_SIZE) send();
+      batch.push(frame);
+      size += frame.length;
+    }
+    send();
+  }
+
+  /** Write unacknowledged inputs in order, at most `inputBurst` per state frame received. */
+  pumpInputs() {
+    if (this.phase !== "joined" || this.isSpectator) return;
+    for (const [seq, payload] of this.unackedInputs) {
+      if (this.inputsSinceState >= this.inputBurst) break;
+      if (seq <= this.writtenSeq) continue;
+      this.write({ type: "input", seq, payload });
+      this.writtenSeq = seq;
+      this.inputsSinceState += 1;
+      this.stats.inputsSent += 1;
+    }
+  }
+
+  /** Throws unless the room may still send. */
+  checkOpen() {
+    if (this.phase === "closed") throw new RoomError("the room is closed", this.closed?.code ?? 0);
+    if (this.leaving) throw new RoomError("the room is being left", CloseCode.CONSENTED);
+  }
+
+  /**
+   * Send an input for the room's tick; returns its sequence number. While reconnecting it waits
+   * in `unackedInputs` and goes out once the session is resumed.
+   * @param {unknown} payload plain data, e.g. `{dx: 1, dy: 0}`
+   * @returns {number}
+   */
+  sendInput(payload) {
+    this.checkOpen();
+    if (this.isSpectator) throw new RoomError("spectators cannot send input", 0);
+    const seq = this.nextSeq++;
+    encodeFrame({ type: "input", seq, payload }); // throws ProtocolError for what cannot travel
+    this.unackedInputs.set(seq, payload);
+    if (this.unackedInputs.size > this.policy.maxUnacked) {
+      this.unackedInputs.delete(/** @type {number} */ (this.unackedInputs.keys().next().value));
+    }
+    this.pumpInputs();
+    return seq;
+  }
+
+  /**
+   * Send an application message (queued while reconnecting).
+   * @param {string | number} kind
+   * @param {unknown} [payload]
+   */
+  send(kind, payload = null) {
+    this.checkOpen();
+    this.sendMessage({ type: "message", kind, payload });
+  }
+
+  /** @param {Message} message */
+  sendMessage(message) {
+    encodeFrame(message); // check it now, not on the next socket
+    if (this.phase === "joined") {
+      this.write(message);
+      return;
+    }
+    if (this.queue.length >= this.policy.maxQueued) {
+      const dropped = /** @type {Message} */ (this.queue.shift());
+      if (dropped.type === "request") {
+        const pending = this.requests.get(dropped.id);
+        this.requests.delete(dropped.id);
+        pending?.reject(new RequestError("request dropped from the queue", 0));
+      }
+    }
+    this.queue.push(message);
+  }
+
+  /**
+   * Send a request; resolves with the room's answer, rejects with a RequestError.
+   * @param {string | number} kind
+   * @param {unknown} [payload]
+   * @param {{timeout?: number}} [options] ms (default `requestTimeout`)
+   * @returns {Promise<any>}
+   */
+  request(kind, payload = null, { timeout = this.requestTimeout } = {}) {
+    this.checkOpen();
+    const id = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(id);
+        reject(new RequestError("No answer in time.", ErrorCode.REQUEST_TIMEOUT));
+      }, timeout);
+      this.requests.set(id, { resolve, reject, timer });
+      this.sendMessage({ type: "request", id, kind, payload });
+    });
+  }
+
+  /**
+   * Measure the round-trip time once: resolves with it in ms (and updates `rtt`).
+   * @param {{timeout?: number}} [options]
+   * @returns {Promise<number>}
+   */
+  ping({ timeout = 5000 } = {}) {
+    if (this.phase !== "joined") return Promise.reject(new RoomError("not connected", 0));
+    const time = this.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.pings.delete(time), timeout);
+      this.pings.set(time, { resolve, timer });
+      this.write({ type: "ping", time });
+    });
+  }
+
+  startPinging() {
+    this.stopPinging();
+    if (this.pingInterval > 0) {
+      this.pingTimer = setInterval(() => {
+        if (this.phase === "joined") this.ping().catch(() => {});
+      }, this.pingInterval);
+      if (this.phase === "joined") this.ping().catch(() => {});
+    }
+  }
+
+  stopPinging() {
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  failPings() {
+    for (const pending of this.pings.values()) clearTimeout(pending.timer);
+    this.pings.clear();
+  }
+
+  /**
+   * Leave on purpose: the server closes with CONSENTED. Resolves with the close once the socket
+   * has closed (or after `timeout` ms, closing it ourselves).
+   * @param {{timeout?: number}} [options]
+   * @returns {Promise<any>}
+   */
+  leave({ timeout = 5000 } = {}) {
+    if (this.phase === "closed") return Promise.resolve(this.closed);
+    const closed = new Promise((resolve) => this.closeWaiters.push(resolve));
+    if (this.leaving) return closed;
+    this.leaving = true;
+    const attempt = this.attempt;
+    if (this.phase === "joined" && attempt !== null) {
+      this.write({ type: "leave" });
+      this.flush();
+      this.phase = "leaving";
+      setTimeout(() => {
+        if (this.attempt === attempt) this.closeSocket(attempt, CloseCode.CONSENTED, "left");
+      }, timeout);
+    } else if (attempt !== null) {
+      this.closeSocket(attempt, CloseCode.CONSENTED, "left");
+    } else if (this.phase !== "reconnecting") {
+      this.finish(CloseCode.CONSENTED, "left", true, false);
+    }
+    return closed;
+  }
+
+  /** Resolves with the close once the room has ended. */
+  waitClosed() {
+    if (this.closed !== null) return Promise.resolve(this.closed);
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
+  }
+}
+
+/**
+ * The value at `path` in `state`, or undefined.
+ * @param {any} state
+ * @param {Array<string | number>} path
+ * @returns {any}
+ */
+export function valueAt(state, path) {
+  let value = state;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = value[key];
+  }
+  return value;
+}
