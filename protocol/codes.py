@@ -119,3 +119,4 @@ class PrecisionKind(IntEnum):
 
     QUANTIZED = 1
     FLOAT32 = 2
+    QUANTIZED_RELATIVE = 3

@@ -35,7 +35,7 @@ import msgpack
 
 from protocol.codes import PatchOp
 from protocol.errors import LocalProtocolError, PatchError, StateError
-from protocol.schema import Float32, Schema, SchemaNode, pack_float32
+from protocol.schema import Float32, Quantized, Schema, SchemaNode, pack_float32
 
 MAX_SAFE_INT = 2**53 - 1
 _isfinite = math.isfinite
@@ -53,6 +53,15 @@ class _ListDirty:
     def __init__(self) -> None:
         self.items: dict[int, Any] = {}
         self.tail: int | None = None
+
+
+class _Was:
+    """Dirty mark of a relative quantised field: its value before the first change."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 DirtyNode = dict[Any, Any] | _ListDirty
@@ -202,10 +211,12 @@ class TrackedMap(dict[str, Any], _Tracked):
             elif not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
                 raise StateError("state integers must lie within 2**53-1")
             schema = self._schema
+            relative = False
             if schema is not None:
                 precision = schema.precisions.get(key) or schema.wildcard_precision
                 if precision is not None:
                     value = precision.normalize(value)
+                    relative = type(precision) is Quantized and precision.relative
             old = dict.get(self, key, _MISSING)
             if type(old) is type(value) and old == value:
                 return
@@ -216,7 +227,11 @@ class TrackedMap(dict[str, Any], _Tracked):
             if tracker is not None:
                 node = self._dnode if self._dgen == tracker.gen else self._dirty_node()
                 if node is not None:
-                    node[key] = True  # type: ignore[index]
+                    if not relative:
+                        node[key] = True  # type: ignore[index]
+                    elif key not in node:  # type: ignore[operator]
+                        node[key] = _Was(old)  # type: ignore[index]
+                        # ^ the value at the baseline: a PATCH sends the change since it
             return
         old = dict.get(self, key, _MISSING)
         if old is value and type(value) in _SCALARS:
@@ -591,7 +606,12 @@ def _entry(mark: Any, child: Any, schema: SchemaNode | None, key: str | int) -> 
         if type(mark) is _ListDirty:
             return _list_delta(mark, child, None if schema is None else schema.child(key))
         return [_REPLACE, _wire(child, None if schema is None else schema.child(key))]
-    return _wire_scalar(child, schema, key)
+    value = _wire_scalar(child, schema, key)
+    if (kind is float or kind is int) and schema is not None:
+        precision = schema.precision(key)
+        if type(precision) is Quantized and precision.relative:
+            return [_REPLACE, value]  # list items travel whole: no baseline value kept
+    return value
 
 
 def _map_delta(
@@ -605,10 +625,16 @@ def _map_delta(
         if kind is float or kind is int:  # the hot path: a changed number
             if schema is not None:
                 precision = schema.precisions.get(key) or schema.wildcard_precision
-                if precision is not None:
-                    child = (
-                        _F32Value(child) if type(precision) is Float32 else precision.to_wire(child)
-                    )
+                if type(precision) is Float32:
+                    child = _F32Value(child)
+                elif type(precision) is Quantized:
+                    child = precision.to_wire(child)
+                    if precision.relative:
+                        was = mark.value if type(mark) is _Was else None
+                        if type(was) is float or type(was) is int:
+                            child -= precision.to_wire(was)  # the change since the baseline
+                        else:
+                            child = [_REPLACE, child]  # no number at the baseline: whole value
             out[key] = child
         elif child is _MISSING:
             out[key] = _DELETE
@@ -633,6 +659,8 @@ def _merge(older: Any, newer: Any) -> Any:
     """The union of two dirty nodes, as a new node (neither input is modified)."""
     if older is True or newer is True:
         return True
+    if type(older) is _Was:
+        return older if type(newer) is _Was else True  # keep the value at the older baseline
     if type(older) is dict and type(newer) is dict:
         out = dict(older)
         for key, mark in newer.items():
@@ -695,6 +723,7 @@ _MAX_DEPTH = 64
 
 
 def _from_wire(value: Any, schema: SchemaNode | None, depth: int) -> Any:
+    """A received map or list (the caller checked which) as plain state."""
     if depth > _MAX_DEPTH:
         raise PatchError("state is nested too deeply")
     if type(value) is dict:
@@ -704,9 +733,7 @@ def _from_wire(value: Any, schema: SchemaNode | None, depth: int) -> Any:
                 raise PatchError("state map keys must be strings")
             out[key] = _child_from_wire(child, schema, key, depth)
         return out
-    if type(value) is list:
-        return [_child_from_wire(child, schema, index, depth) for index, child in enumerate(value)]
-    raise PatchError("expected a map or a list")
+    return [_child_from_wire(child, schema, index, depth) for index, child in enumerate(value)]
 
 
 def _child_from_wire(value: Any, schema: SchemaNode | None, key: object, depth: int) -> Any:
@@ -785,7 +812,7 @@ def _apply_entry(
             raise PatchError("unknown delta operation")
         op = entry[0]
         if op == PatchOp.REPLACE and len(entry) == 2:
-            target[key] = _from_wire(entry[1], child_schema, depth + 1)
+            target[key] = _child_from_wire(entry[1], schema, key, depth)
         elif op == PatchOp.LIST and len(entry) == 3:
             current = target[key] if key in range(len(target)) or key in target else None
             _apply_list(current, entry[1], entry[2], child_schema, (*path, key), changes, depth)
@@ -793,7 +820,14 @@ def _apply_entry(
         else:
             raise PatchError("unknown delta operation")
     else:
-        target[key] = _child_from_wire(entry, schema, key, depth)
+        precision = None if schema is None else schema.precision(key)
+        if type(precision) is Quantized and precision.relative and kind is int:
+            current = target[key] if key in range(len(target)) or key in target else None
+            if type(current) is not float and type(current) is not int:
+                raise PatchError("a relative change needs a number to change")
+            target[key] = (precision.to_wire(current) + entry) * precision.step
+        else:
+            target[key] = _child_from_wire(entry, schema, key, depth)
     if changes is not None:
         changes.append((*path, key))
 

@@ -35,9 +35,15 @@ MAX_QUANTIZED = 2**53 - 1
 
 @dataclass(frozen=True, slots=True)
 class Quantized:
-    """A number stored as a multiple of ``step`` and sent as that multiple's integer count."""
+    """A number stored as a multiple of ``step`` and sent as that multiple's integer count.
+
+    ``relative=True``: in a PATCH the field travels as the *change* of that count since the
+    baseline (a small integer, usually one byte, for something that moves a little each tick);
+    in a FULL_STATE, and whenever the receiver cannot have had a value, as the count itself.
+    """
 
     step: float
+    relative: bool = False
 
     def __post_init__(self) -> None:
         if not (type(self.step) in (int, float) and math.isfinite(self.step) and self.step > 0):
@@ -65,7 +71,8 @@ class Quantized:
 
     def wire(self) -> list[Any]:
         """``[kind, step]`` as sent in the schema."""
-        return [int(PrecisionKind.QUANTIZED), self.step]
+        kind = PrecisionKind.QUANTIZED_RELATIVE if self.relative else PrecisionKind.QUANTIZED
+        return [int(kind), self.step]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +208,8 @@ class Schema:
                 parts = _parse_pattern(tuple(path))
                 if type(kind) is int and kind == PrecisionKind.QUANTIZED:
                     fields[parts] = Quantized(step)
+                elif type(kind) is int and kind == PrecisionKind.QUANTIZED_RELATIVE:
+                    fields[parts] = Quantized(step, relative=True)
                 elif type(kind) is int and kind == PrecisionKind.FLOAT32:
                     fields[parts] = Float32()
                 else:

@@ -252,7 +252,7 @@ def test_an_empty_schema_travels_as_an_empty_list() -> None:
         ([["a", 1, 1]], "schema entries are [path, kind, step]"),
         ([[["a"], 1]], "schema entries are [path, kind, step]"),
         (["a"], "schema entries are [path, kind, step]"),
-        ([[["a"], 3, None]], "unknown precision kind 3"),
+        ([[["a"], 4, None]], "unknown precision kind 4"),
         ([[["a"], True, 1]], "unknown precision kind True"),
         ([[["a"], [1], 1]], "unknown precision kind [1]"),
         ([[["a"], 1, 0]], "step must be a positive finite number"),
@@ -282,4 +282,4 @@ def test_schemas_with_the_same_fields_are_equal_and_hash_equal() -> None:
 
 
 def test_a_schema_repr_shows_its_fields() -> None:
-    assert repr(Schema({"a.*": Q1})) == "Schema({('a', None): Quantized(step=1)})"
+    assert repr(Schema({"a.*": Q1})) == "Schema({('a', None): Quantized(step=1, relative=False)})"
