@@ -19,8 +19,9 @@ frame that never comes fails the test instead of hanging it. Ticks are 1/16 s: t
 exact in binary floating point, so a ManualClock moved by it lands on every tick deadline and
 each ``tick()`` runs exactly one tick.
 
-Must never: sleep in real time except inside a receive timeout, or reach into a room's state
-from the test thread (``Server.call`` runs code on the app's event loop).
+Must never: sleep in real time except while waiting for something due (a receive timeout, the
+shutdown gate), or touch a room's state from the test thread (``Server.call`` runs code on the
+app's event loop).
 """
 
 from __future__ import annotations
