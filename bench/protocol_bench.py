@@ -9,14 +9,15 @@ Three tables:
   per member next to encoding the same PATCH from scratch.
 - ``state``: 100 NPCs in a list under ``"npcs"``, each ``{"x", "y"}`` in 0..1000, 20 of them
   moving each tick; the full-state size, the patch size per tick and per changed NPC, for plain
-  floats (float64), ``Float32`` and ``Quantized(1/16)`` positions, with the same change sent as
+  floats (float64), ``Float32``, ``Quantized(1/16)`` and relative ``Quantized(1/16,
+  relative=True)`` positions (the arena's: a patch sends the change), with the same change sent as
   JSON (the delta with float values, and the whole state as a naive server sends every tick).
   "per changed" divides the whole patch body by the NPCs that changed (the verdict's figure);
   "per entity" leaves out the patch's fixed overhead (its key, list-edit header and map header).
 - ``tracker``: µs per tick for the 20 moves, the commit and ``encode_delta``.
 
-The issue's target is at most 12 bytes per changed 2-D entity with quantised positions; the table
-says PASS or FAIL against it. Prints the tables and writes JSON.
+The issue's target is at most 12 bytes per changed 2-D entity with quantised positions, judged on
+the relative row; the table says PASS or FAIL against it. Prints the tables and writes JSON.
 """
 
 from __future__ import annotations
@@ -62,8 +63,16 @@ PRECISIONS: dict[str, Schema] = {
     "float64": Schema(),
     "float32": Schema({"npcs.*.x": Float32(), "npcs.*.y": Float32()}),
     "quantized 1/16": Schema({"npcs.*.x": Quantized(1 / 16), "npcs.*.y": Quantized(1 / 16)}),
+    "relative 1/16": Schema(
+        {
+            "npcs.*.x": Quantized(1 / 16, relative=True),
+            "npcs.*.y": Quantized(1 / 16, relative=True),
+        }
+    ),
 }
 QUANTIZED = "quantized 1/16"
+RELATIVE = "relative 1/16"
+"""The row the target is judged on: the most compact quantised form (the arena's)."""
 
 Moves = list[list[tuple[int, float, float]]]
 
@@ -281,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     number, repeat, ticks = (50, 1, 10) if args.quick else (2000, 5, 200)
 
     state = bench_state(ticks, number, repeat)
-    quantized = next(row for row in state["rows"] if row["precision"] == QUANTIZED)
-    figure = quantized["bytes_per_changed_entity"]
+    judged = next(row for row in state["rows"] if row["precision"] == RELATIVE)
+    figure = judged["bytes_per_changed_entity"]
     report = {
         "benchmark": "protocol",
         "python": sys.version.split()[0],
