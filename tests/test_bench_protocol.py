@@ -28,7 +28,7 @@ def test_protocol_bench_quick_writes_every_figure(
         "encode_patch_us",
     }
     rows = {row["precision"]: row for row in report["state"]["rows"]}
-    assert list(rows) == ["float64", "float32", "quantized 1/16"]
+    assert list(rows) == ["float64", "float32", "quantized 1/16", "relative 1/16"]
     for row in rows.values():
         assert row["changed_per_tick"] == 20
         assert row["tracker_us_per_tick"] > 0
