@@ -83,6 +83,8 @@ class ServerState:
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     game_port: int | None = None
     """The port of the fast game socket, when ``settings.game_port`` enabled it."""
+    game_socket: GameSocketServer | None = None
+    """The fast game socket server itself (its ``sessions``), when enabled."""
 
 
 class SeatReservationOut(BaseModel):
@@ -218,6 +220,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.game_port is not None:
             game_socket = GameSocketServer(state, settings.host, settings.game_port)
             state.game_port = await game_socket.start()
+            state.game_socket = game_socket
             registry.public_url = process_url(settings, state.game_port)
         try:
             yield

@@ -88,10 +88,11 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def live_server() -> Iterator[LiveServer]:
-    """uvicorn serving ``create_app`` on a free 127.0.0.1 port in a background thread."""
+def live_server(**settings: Any) -> Iterator[LiveServer]:
+    """uvicorn serving ``create_app`` on a free 127.0.0.1 port in a background thread
+    (``settings`` override ``Settings`` fields, e.g. ``game_port=0`` for the fast socket)."""
     port = free_port()
-    app = create_app(Settings(host="127.0.0.1", port=port))
+    app = create_app(Settings(host="127.0.0.1", port=port, **settings))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, ws_per_message_deflate=False, log_level="warning"
     )

@@ -127,6 +127,39 @@ def test_a_tcp_connection_killed_by_the_server_resumes() -> None:
         _test_a_tcp_connection_killed_by_the_server_resumes(live)
 
 
+def test_a_tcp_connection_killed_on_the_fast_game_socket_resumes() -> None:
+    with live_server(game_port=0) as live:
+
+        def abort() -> int:
+            game_socket = live.app.state.server.game_socket
+            assert game_socket is not None
+            killed = 0
+            for session in list(game_socket.sessions):
+                if session.transport is not None:
+                    session.transport.underlying_transport.abort()
+                    killed += 1
+            return killed
+
+        async def main() -> None:
+            async with GameClient(live.url, reconnect=FAST) as client:
+                room = await client.join_or_create("arena")
+                assert room.reservation.url.startswith(
+                    f"ws://127.0.0.1:{live.app.state.server.game_port}/ws/"
+                )
+                server_room = live.room(room.room_id)
+                seen, hashes = watch_inputs(server_room), record_hashes(server_room)
+                await play(room, 4)
+                assert live.call(abort) == 1
+                await play(room, 8)
+                await room.wait_for(lambda r: r.last_seq == 12 and r.tick in hashes, timeout=10)
+                assert seen == list(range(1, 13))
+                assert state_hash(room.state) == hashes[room.tick]
+                assert room.stats.reconnects == 1
+                await room.leave()
+
+        run(main())
+
+
 def _test_a_tcp_connection_killed_by_the_server_resumes(live: LiveServer) -> None:
     async def main() -> None:
         async with GameClient(live.url, reconnect=FAST) as client:
