@@ -9,7 +9,8 @@
     │   │   ├── AuthRefusedError       AUTH_FAILED (raised by ``Room.on_auth``)
     │   │   ├── SeatInvalidError       SEAT_INVALID (unknown, expired or reused token)
     │   │   ├── UnknownRoomTypeError   UNKNOWN_ROOM_TYPE
-    │   │   └── InvalidOptionsError    INVALID_OPTIONS
+    │   │   ├── InvalidOptionsError    INVALID_OPTIONS
+    │   │   └── RoomUnavailableError   UNAVAILABLE (shutting down, or the room failed to start)
     │   └── RequestRefusedError    a request handler's refusal: becomes a RESPONSE with ``code``
     └── ReplayDivergedError        a replay's state hash differs from the recording
 
@@ -94,6 +95,15 @@ class InvalidOptionsError(MatchmakeError):
     code = ErrorCode.INVALID_OPTIONS
     close_code = CloseCode.PROTOCOL_ERROR
     http_status = 422
+
+
+class RoomUnavailableError(MatchmakeError):
+    """The server cannot seat anyone right now: it is shutting down, or the new room's
+    ``on_create`` failed. Try again later or elsewhere."""
+
+    code = ErrorCode.UNAVAILABLE
+    close_code = CloseCode.SERVER_SHUTDOWN
+    http_status = 503
 
 
 class RequestRefusedError(RoomError):

@@ -48,8 +48,8 @@ def render_metrics(registry: RoomRegistry, edge: ServerMetrics) -> str:
         lines,
         "tickroom_ticks_total",
         "counter",
-        "Ticks run by the rooms alive now.",
-        sum(room.stats.ticks for room in rooms),
+        "Ticks run by every room of this process.",
+        registry.retired.ticks + sum(room.stats.ticks for room in rooms),
     )
     _histogram(
         lines, "tickroom_tick_duration_seconds", "Time one tick took.", registry.tick_duration
@@ -69,14 +69,14 @@ def render_metrics(registry: RoomRegistry, edge: ServerMetrics) -> str:
         "tickroom_frames_coalesced_total",
         "counter",
         "State frames a slow reader never needed because a newer one replaced them.",
-        sum(room.stats.frames_coalesced for room in rooms),
+        registry.retired.frames_coalesced + sum(room.stats.frames_coalesced for room in rooms),
     )
     _line(
         lines,
         "tickroom_inputs_dropped_total",
         "counter",
         "Inputs dropped by the per-client fair cap.",
-        sum(room.stats.inputs_dropped for room in rooms),
+        registry.retired.inputs_dropped + sum(room.stats.inputs_dropped for room in rooms),
     )
     _line(
         lines,

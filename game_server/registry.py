@@ -72,13 +72,14 @@ from game_server.errors import (
     RoomFullError,
     RoomLockedError,
     RoomNotFoundError,
+    RoomUnavailableError,
     SeatInvalidError,
     UnknownRoomTypeError,
 )
 from game_server.loop import TICK_BUCKETS, TickLoop
 from game_server.metrics import Histogram
 from game_server.persistence import restore_room, save_room
-from game_server.room import Room
+from game_server.room import Room, RoomStats
 from protocol.codes import CloseCode, Role
 
 logger = logging.getLogger("game_server.registry")
@@ -266,6 +267,9 @@ class RoomRegistry:
         """Where clients reach this process (the HTTP layer uses it to build seat URLs)."""
         self.room_types: dict[str, RoomType] = {}
         self.stats = RegistryStats()
+        self.retired = RoomStats()
+        """Counters of the rooms this process has disposed: metrics add the live rooms' to
+        them, so totals never go down when a room ends."""
         self.tick_duration = Histogram(TICK_BUCKETS)
         """Seconds each tick took, every room of this registry together."""
         self.tick_lateness = Histogram(TICK_BUCKETS)
@@ -315,7 +319,7 @@ class RoomRegistry:
         """Start the listing writer on the running event loop. Call once, before any seat
         operation; then ``close()`` when done."""
         if self._closing:
-            raise RoomError("registry is closed")
+            raise RoomUnavailableError("registry is closed")
         if self._flusher is None:
             if self.shared is not None:
                 await self.shared.register_process(
@@ -412,10 +416,11 @@ class RoomRegistry:
     ) -> SeatReservation:
         """Create a room of type ``name`` with ``options`` and reserve a seat in it. Raises
         UnknownRoomTypeError, InvalidOptionsError, AuthRefusedError (the room is disposed
-        again), or RoomError("room failed to start") when ``on_create`` raised."""
+        again), or RoomUnavailableError("room failed to start") when ``on_create`` raised."""
         room_type = self._room_type(name)
         self._check_open()
-        return self._create(room_type, options, Role.SPECTATOR if spectator else Role.PLAYER)
+        seat = self._create(room_type, options, Role.SPECTATOR if spectator else Role.PLAYER)
+        return await self._listed(seat)
 
     async def join(self, name: str, options: dict[str, Any] | None = None) -> SeatReservation:
         """Reserve a seat in the oldest public, unlocked room of type ``name`` that has a free
@@ -426,7 +431,7 @@ class RoomRegistry:
         self._check_open()
         entry = self._find(room_type, options or {})
         if entry is not None:
-            return self._reserve(entry, options, Role.PLAYER)
+            return await self._listed(self._reserve(entry, options, Role.PLAYER))
         seat = await self._join_remote(room_type, options)
         if seat is None:
             raise RoomNotFoundError("no joinable room")
@@ -448,9 +453,7 @@ class RoomRegistry:
             else:
                 remote = await self._join_remote(room_type, options)
                 seat = remote or self._create(room_type, options, Role.PLAYER)
-            if self.shared is not None:
-                await self._flush()  # the next holder of the lock must see this seat
-            return seat
+            return await self._listed(seat)  # the next holder of the lock must see this seat
 
     async def join_by_id(
         self, room_id: str, options: dict[str, Any] | None = None, *, spectator: bool = False
@@ -463,7 +466,8 @@ class RoomRegistry:
         if isinstance(owner, str):
             args = {"room_id": room_id, "options": options, "spectator": spectator}
             return await self._remote_seat(owner, "join_by_id", args)
-        return self._reserve(owner, options, Role.SPECTATOR if spectator else Role.PLAYER)
+        role = Role.SPECTATOR if spectator else Role.PLAYER
+        return await self._listed(self._reserve(owner, options, role))
 
     async def reconnect(self, room_id: str, reconnect_token: str) -> SeatReservation:
         """Check that ``reconnect_token`` belongs to a joined or dropped client of room
@@ -478,6 +482,13 @@ class RoomRegistry:
             args = {"room_id": room_id, "token": reconnect_token}
             return await self._remote_seat(owner, "reconnect", args)
         return self._reconnect_here(owner, reconnect_token)
+
+    async def _listed(self, seat: SeatReservation) -> SeatReservation:
+        """``seat``, once the listings show it (at once with the memory backend): other
+        processes can then find the room and count the seat."""
+        if self.shared is not None:
+            await self._flush()
+        return seat
 
     def _reconnect_here(self, entry: _Entry, reconnect_token: str) -> SeatReservation:
         room = entry.room
@@ -593,9 +604,9 @@ class RoomRegistry:
 
     def _check_open(self) -> None:
         if self._closing:
-            raise RoomError("registry is closed")
+            raise RoomUnavailableError("registry is closed")
         if self._flusher is None:
-            raise RoomError("registry is not started")
+            raise RoomUnavailableError("registry is not started")
 
     def _find(self, room_type: RoomType, options: dict[str, Any]) -> _Entry | None:
         for entry in self._rooms.values():
@@ -615,7 +626,7 @@ class RoomRegistry:
         room = room_type.room_class(name=room_type.name, settings=room_type.defaults)
         room._start(options)
         if room.disposed:
-            raise RoomError("room failed to start")
+            raise RoomUnavailableError("room failed to start")
         try:
             client = room._reserve(options, role=role)
         except MatchmakeError:
@@ -930,6 +941,11 @@ class RoomRegistry:
         entry.pending.clear()
         entry.loop.stop()
         self.stats.rooms_disposed += 1
+        retired = self.retired
+        retired.ticks += room.stats.ticks
+        retired.frames_coalesced += room.stats.frames_coalesced
+        retired.inputs_dropped += room.stats.inputs_dropped
+        retired.errors += room.stats.errors
         self._mark_dirty(entry)
 
     async def _flush_forever(self) -> None:

@@ -97,6 +97,7 @@ class ErrorCode(IntEnum):
     UNKNOWN_ROOM_TYPE = 11
     REQUEST_TIMEOUT = 12
     INVALID_OPTIONS = 13
+    UNAVAILABLE = 14
 
 
 class Role(IntEnum):

@@ -38,6 +38,7 @@ class Walk(Room):
     max_clients = 3
     seat_reservation_timeout = 1.0
     reconnection_grace = 5.0
+    max_messages_per_second = 60.0
 
     def on_create(self, options: dict[str, Any]) -> None:
         """An empty field, metadata from the options."""

@@ -263,16 +263,14 @@ def test_a_body_that_is_not_an_object_is_a_422_validation_error() -> None:
     assert "detail" in response.json()
 
 
-@pytest.mark.xfail(reason="RoomError escapes the route: a 500 with no JSON body", strict=True)
 def test_a_room_that_fails_to_start_refuses_with_a_json_error() -> None:
     with running() as server:
         response = server.matchmake("create", "unstartable")
-    assert response.status_code == 500
+    assert response.status_code == 503
     assert SECRET not in response.text
     assert set(response.json()["error"]) == {"code", "name", "message"}
 
 
-@pytest.mark.xfail(reason="RoomError escapes the route: a 500 with no JSON body", strict=True)
 def test_matchmaking_while_shutting_down_refuses_with_503_and_a_json_error() -> None:
     with running() as server:
         server.call(server.state.registry.shutdown)
