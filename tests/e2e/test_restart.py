@@ -72,7 +72,7 @@ async def scenario(a: ServerProcess, b: ServerProcess) -> None:
 
     a.signal(signal.SIGTERM)
     codes = await asyncio.gather(ann.until_closed(), bob.until_closed())
-    assert codes == [CloseCode.MAY_TRY_RECONNECT] * 2
+    assert list(codes) == [CloseCode.MAY_TRY_RECONNECT] * 2
     assert a.wait() == 0
     last_ticks = {ann: ann.tick, bob: bob.tick}
 
