@@ -105,6 +105,12 @@ class Float32:
 Precision = Quantized | Float32
 
 
+class Float32Value(float):
+    """A float that the encoder writes as a msgpack float32."""
+
+    __slots__ = ()
+
+
 def pack_float32(value: float) -> bytes:
     """The 5-byte msgpack float32 encoding of ``value``."""
     return _F32_FRAME.pack(0xCA, value)
