@@ -91,6 +91,7 @@ export const ERROR_MESSAGES = Object.freeze({
   [ErrorCode.UNKNOWN_ROOM_TYPE]: "The server has no game of that name.",
   [ErrorCode.REQUEST_TIMEOUT]: "No answer in time.",
   [ErrorCode.INVALID_OPTIONS]: "The join options were refused.",
+  [ErrorCode.UNAVAILABLE]: "The game server cannot take players now (shutting down, or the room failed to start).",
 });
 
 /**

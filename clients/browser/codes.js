@@ -84,6 +84,7 @@ export const ErrorCode = Object.freeze({
   UNKNOWN_ROOM_TYPE: 11,
   REQUEST_TIMEOUT: 12,
   INVALID_OPTIONS: 13,
+  UNAVAILABLE: 14,
 });
 
 /** What a member is in its room, announced in WELCOME. */
@@ -103,6 +104,7 @@ export const PatchOp = Object.freeze({
 export const PrecisionKind = Object.freeze({
   QUANTIZED: 1,
   FLOAT32: 2,
+  QUANTIZED_RELATIVE: 3,
 });
 
 /**

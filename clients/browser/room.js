@@ -217,6 +217,8 @@ export class Room {
     this.pingTimer = null;
     this.resync = false;
     this.leaving = false;
+    /** @type {any} */
+    this.leaveTimer = undefined;
     /** @type {Array<(info: any) => void>} */
     this.closeWaiters = [];
   }
@@ -688,6 +690,7 @@ export class Room {
   finish(code, reason, consented, opened) {
     if (this.phase === "closed") return;
     this.phase = "closed";
+    clearTimeout(this.leaveTimer);
     this.stopPinging();
     this.failPings();
     for (const [id, pending] of this.requests) {
@@ -883,7 +886,7 @@ export class Room {
       this.write({ type: "leave" });
       this.flush();
       this.phase = "leaving";
-      setTimeout(() => {
+      this.leaveTimer = setTimeout(() => {
         if (this.attempt === attempt) this.closeSocket(attempt, CloseCode.CONSENTED, "left");
       }, timeout);
     } else if (attempt !== null) {

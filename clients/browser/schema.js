@@ -4,7 +4,9 @@
  *
  * `[[path, kind, step], ...]`: `path` is an array of keys where `null` is the wildcard `*`;
  * kind 1 is quantised (the value travels as the integer `round(value / step)` and is stored as
- * `n * step`), kind 2 is float32 (travels as a msgpack float32, stored as the number). When
+ * `n * step`), kind 2 is float32 (travels as a msgpack float32, stored as the number), kind 3 is
+ * relative quantised (as kind 1, except that a bare integer in a PATCH is the change of the
+ * count since the baseline: state.js adds it to the current count). When
  * several patterns match one path, the most specific wins: parts are compared from the last one
  * back, an exact key beating `*`.
  *
@@ -26,13 +28,26 @@ export class PatchError extends Error {
 
 /** A number stored as a multiple of `step`, travelling as that multiple's integer count. */
 export class Quantized {
-  /** @param {number} step a positive finite number */
-  constructor(step) {
+  /**
+   * @param {number} step a positive finite number
+   * @param {{relative?: boolean}} [options] `relative`: a PATCH carries the change of the count
+   */
+  constructor(step, { relative = false } = {}) {
     if (typeof step !== "number" || !Number.isFinite(step) || step <= 0) {
       throw new PatchError("step must be a positive finite number");
     }
     this.step = step;
-    this.kind = PrecisionKind.QUANTIZED;
+    this.relative = relative;
+    this.kind = relative ? PrecisionKind.QUANTIZED_RELATIVE : PrecisionKind.QUANTIZED;
+  }
+
+  /**
+   * The integer count that travels for `value`.
+   * @param {number} value
+   * @returns {number}
+   */
+  toWire(value) {
+    return roundHalfEven(value / this.step);
   }
 
   /**
@@ -54,7 +69,7 @@ export class Quantized {
    * @returns {number}
    */
   normalize(value) {
-    return roundHalfEven(value / this.step) * this.step;
+    return this.toWire(value) * this.step;
   }
 }
 
@@ -202,7 +217,9 @@ export class Schema {
         throw new PatchError(`bad schema pattern ${JSON.stringify(path)}`);
       }
       if (kind === PrecisionKind.QUANTIZED) fields.push([path, new Quantized(step)]);
-      else if (kind === PrecisionKind.FLOAT32) fields.push([path, new Float32()]);
+      else if (kind === PrecisionKind.QUANTIZED_RELATIVE) {
+        fields.push([path, new Quantized(step, { relative: true })]);
+      } else if (kind === PrecisionKind.FLOAT32) fields.push([path, new Float32()]);
       else throw new PatchError(`unknown precision kind ${JSON.stringify(kind)}`);
     }
     return new Schema(fields);

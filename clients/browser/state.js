@@ -6,12 +6,15 @@
  *
  *     delta                              a nested delta, applied to the child map in place
  *     [0]                                delete the key
- *     [1, whole]                         set the key to a whole map or list
+ *     [1, whole]                         set the key to a whole value (a map or a list, or
+ *                                        the count of a relative quantised field)
  *     [2, length, {index: entry, ...}]   edit the list at the key in place
  *     scalar                             nil, boolean, number or string: set the key to it
+ *                                        (an integer for a relative field: add it)
  *
  * Numbers at paths the schema declares arrive in their precision: a quantised field as the
- * integer count of its step (stored as `count * step`), a float32 field as the number.
+ * integer count of its step (stored as `count * step`), a float32 field as the number, and a
+ * relative quantised field, in a PATCH, as the change of its count since the baseline.
  *
  * Owns: decoding a FULL_STATE's state, applying a PATCH's delta to a plain object in place (and
  * reporting the changed paths), and `stateHash`. Must never: know about sockets or rooms.
@@ -21,7 +24,7 @@
 
 import { PatchOp } from "./codes.js";
 import { isPlainObject, MAX_SAFE_INT } from "./codec.js";
-import { PatchError, Schema, SchemaNode } from "./schema.js";
+import { PatchError, Quantized, Schema, SchemaNode } from "./schema.js";
 
 export { PatchError };
 
@@ -169,7 +172,7 @@ function applyEntry(target, key, entry, schema, path, changes, depth) {
     }
     const op = entry[0];
     if (op === PatchOp.REPLACE && entry.length === 2) {
-      target[key] = fromWire(entry[1], childSchema, depth + 1);
+      target[key] = childFromWire(entry[1], schema, key, depth);
     } else if (op === PatchOp.LIST && entry.length === 3) {
       const list = current(target, key);
       applyList(list, entry[1], entry[2], childSchema, [...path, key], changes, depth);
@@ -178,7 +181,14 @@ function applyEntry(target, key, entry, schema, path, changes, depth) {
       throw new PatchError("unknown delta operation");
     }
   } else {
-    target[key] = childFromWire(entry, schema, key, depth);
+    const precision = schema === null ? null : schema.precision(key);
+    if (precision instanceof Quantized && precision.relative && Number.isInteger(entry)) {
+      const now = current(target, key);
+      if (typeof now !== "number") throw new PatchError("a relative change needs a number to change");
+      target[key] = (precision.toWire(now) + /** @type {number} */ (entry)) * precision.step;
+    } else {
+      target[key] = childFromWire(entry, schema, key, depth);
+    }
   }
   changes?.push([...path, key]);
 }
