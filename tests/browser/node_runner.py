@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_CLIENT = ROOT / "clients" / "browser"
 MIN_NODE = 20
-INSTALL_HINT = "install Node.js 20 or newer (Debian: apt-get install nodejs), then run scripts/setup"
+INSTALL_HINT = "install Node.js 20 or newer (Debian: apt-get install nodejs); see scripts/setup"
 
 
 def node() -> str:

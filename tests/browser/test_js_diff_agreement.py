@@ -2,8 +2,9 @@
 
 Random changes of every kind the tracker sends (scalars, nested maps, deletes, whole
 replacements, list appends, truncations, item edits, middle inserts, quantised, relative
-quantised and float32 fields) are committed tick by tick; clients/browser/tests/tools/apply-deltas.js applies the full
-state and then each delta, and prints the state hash after each step.
+quantised and float32 fields) are committed tick by tick; the tool
+clients/browser/tests/tools/apply-deltas.js applies the full state and then each delta, and
+prints the state hash after each step.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from node_runner import BROWSER_CLIENT, run_node
+
 from protocol.diff import StateTracker, TrackedMap
 from protocol.schema import Float32, Quantized, Schema
 
@@ -63,7 +64,8 @@ def mutate(state: TrackedMap, rng: random.Random) -> None:
         elif op == 9:
             state["round"] = rng.choice([1, 2.5, "three", None, False, -(2**33)])
         elif op == 10:
-            state["grid"] = [[rng.randint(0, 2) for _ in range(3)] for _ in range(rng.randint(0, 3))]
+            rows = rng.randint(0, 3)
+            state["grid"] = [[rng.randint(0, 2) for _ in range(3)] for _ in range(rows)]
         elif op == 11 and state["grid"]:
             state["grid"][0][rng.randrange(3)] = rng.randint(0, 9)
 

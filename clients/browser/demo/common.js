@@ -57,9 +57,9 @@ export function setStatus(element, text, kind = "info") {
  * @returns {string}
  */
 export function colorFor(id) {
-  let hash = 0;
-  for (const char of id) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
-  return `hsl(${hash % 360} 75% 58%)`;
+  let hash = 2166136261; // FNV-1a, then the golden angle spreads neighbouring hashes apart
+  for (const char of id) hash = Math.imul(hash ^ /** @type {number} */ (char.codePointAt(0)), 16777619) >>> 0;
+  return `hsl(${Math.round((hash * 137.508) % 360)} 75% 60%)`;
 }
 
 /**
