@@ -199,23 +199,30 @@ def failed_conditions(result: dict[str, Any]) -> list[str]:
 def find_max_sustained(
     steps: Sequence[int], done: dict[int, dict[str, Any]], run: Any
 ) -> dict[str, Any]:
-    """Step up through ``steps`` (reusing levels already in ``done``) until one fails."""
-    passing: int | None = None
+    """Step up through ``steps`` (reusing levels already in ``done``) until one fails. The
+    maximum is the highest sustained level below the first failure, among every level run."""
+    failing: int | None = None
     for level in sorted(steps):
         result = done.get(level)
         if result is None:
             result = run(level)
             done[level] = result
-        if result.get("sustained") is True:
-            passing = level
-            continue
-        return {
-            "max_sustained": passing,
-            "first_failing": level,
-            "failing_because": failed_conditions(result),
-            "steps": sorted(steps),
-        }
-    return {"max_sustained": passing, "first_failing": None, "steps": sorted(steps)}
+        if result.get("sustained") is not True:
+            failing = level
+            break
+    passing = [
+        level
+        for level, result in done.items()
+        if result.get("sustained") is True and (failing is None or level < failing)
+    ]
+    out: dict[str, Any] = {
+        "max_sustained": max(passing) if passing else None,
+        "first_failing": failing,
+        "steps": sorted(steps),
+    }
+    if failing is not None:
+        out["failing_because"] = failed_conditions(done[failing])
+    return out
 
 
 def evaluate_targets(

@@ -19,7 +19,8 @@
 //
 // --slow-after S --slow-for D: player 1 of the first room stops reading its socket S seconds after
 // START, for D seconds, then reads again (the slow-client isolation benchmark). It never measures
-// latency. Its close code (or null) is reported in RESULT as "slow": {"code", "closed_after_s"}.
+// latency. Its close code (or null) is reported in RESULT as "slow": {"code", "closed_after_s"},
+// and as "SLOW <json>" lines on stderr.
 //
 // The shared harness is found at <repo>/../shared/bench/node/botlib.cjs, or under $SHARED_BENCH.
 const path = require("path");
@@ -154,6 +155,7 @@ async function join(r, p) {
       if (isSlow) {
         slow.code = code;
         slow.closed_after_s = startedAt === null ? null : +((performance.now() - startedAt) / 1000).toFixed(2);
+        reportSlow();
       }
       if (!welcomed) { clearTimeout(timer); reject(new Error(`closed ${code} before WELCOME`)); }
     });
@@ -161,14 +163,20 @@ async function join(r, p) {
   });
 }
 
+// The driver keeps only its own keys of RESULT: the slow client's story goes to stderr (the
+// driver's log), one "SLOW <json>" line per change; the last one is the outcome.
+function reportSlow() { console.error("SLOW " + JSON.stringify(slow)); }
+
 // The slow client: pause reading at START + slowAfter, resume slowFor seconds later.
 function scheduleSlow(ws) {
   const poll = setInterval(() => {
     if (startedAt === null) return;
     clearInterval(poll);
     setTimeout(() => {
-      if (ws._socket) { ws._socket.pause(); slow.paused = true; }
-      setTimeout(() => { if (ws._socket) { ws._socket.resume(); slow.resumed = true; } }, slowFor * 1000);
+      if (ws._socket) { ws._socket.pause(); slow.paused = true; reportSlow(); }
+      setTimeout(() => {
+        if (ws._socket) { ws._socket.resume(); slow.resumed = true; reportSlow(); }
+      }, slowFor * 1000);
     }, slowAfter * 1000);
   }, 10);
   poll.unref();
