@@ -33,6 +33,7 @@ from protocol.codes import PROTOCOL_VERSION, CloseCode
 from protocol.connection import Connection
 from protocol.messages import Join, Reconnect
 from protocol.state import Side
+from server import redis_server
 from server.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -441,3 +442,12 @@ async def test_a_request_to_a_process_nobody_runs_fails_at_once(
     with pytest.raises(TimeoutError, match=r"^process did not answer$"):
         await redis_backend.call("nobody", "join", {}, timeout=5.0)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_missing_redis_server_fails_the_test_and_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redis_server, "REDIS_SERVER", "/nonexistent/redis-server")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.fail.Exception, match="scripts/setup"):
+        redis_server.redis_server_binary()
