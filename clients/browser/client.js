@@ -16,24 +16,10 @@
  */
 
 import { describeError } from "./closes.js";
-import { codeName, ErrorCode } from "./codes.js";
+import { MatchmakeError } from "./errors.js";
 import { Room } from "./room.js";
 
-/** A refused matchmaking call (or a server that could not be reached: `code` 0). */
-export class MatchmakeError extends Error {
-  /**
-   * @param {string} message for people
-   * @param {number} code an ErrorCode, 0 when there was no answer
-   * @param {number} status the HTTP status, 0 when there was no answer
-   */
-  constructor(message, code, status) {
-    super(message);
-    this.name = "MatchmakeError";
-    this.code = code;
-    this.codeName = codeName(ErrorCode, code);
-    this.status = status;
-  }
-}
+export { MatchmakeError };
 
 /**
  * @typedef {object} RoomListing one entry of GET /rooms

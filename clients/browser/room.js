@@ -42,76 +42,19 @@ import {
   SUBPROTOCOL_MSGPACK,
   isReconnectable,
 } from "./codes.js";
-import { CLIENT_MAX_SIZE, ProtocolError, SERVER_MAX_SIZE, decodeFrames, encodeFrame } from "./codec.js";
+import { ProtocolError, SERVER_MAX_SIZE, decodeFrames, encodeFrame } from "./codec.js";
+import { RequestError, RoomError } from "./errors.js";
+import { Emitter, PendingCalls } from "./events.js";
+import { InputQueue } from "./inputs.js";
+import { Outbox } from "./outbox.js";
+import { ReconnectPolicy } from "./reconnect.js";
 import { PatchError, Schema } from "./schema.js";
-import { applyDelta, decodeState, touches } from "./state.js";
+import { applyDelta, decodeState, touches, valueAt } from "./state.js";
+
+export { ReconnectPolicy, RequestError, RoomError };
 
 const NORMAL_CLOSURE = 1000;
 const NO_STATUS = 1005;
-
-/** How a dropped connection is resumed (the same fields as the Python ReconnectPolicy). */
-export class ReconnectPolicy {
-  /**
-   * Attempt `n` (from 1) waits `min(maxDelay, minDelay * factor ** (n - 1))` ms plus up to
-   * `jitter` of that at random; after `retries` failed attempts the room closes.
-   * @param {Partial<ReconnectPolicy>} [options]
-   */
-  constructor(options = {}) {
-    this.retries = 8;
-    this.minDelay = 100;
-    this.maxDelay = 5000;
-    this.factor = 2;
-    this.jitter = 0.1;
-    /** Milliseconds one attempt may take to be welcomed and get its first state. */
-    this.attemptTimeout = 10000;
-    /** Messages and requests kept while disconnected (the oldest is dropped beyond). */
-    this.maxQueued = 64;
-    /** Inputs kept unacknowledged at most (the oldest is dropped beyond). */
-    this.maxUnacked = 1024;
-    Object.assign(this, options);
-  }
-
-  /**
-   * Milliseconds to wait before attempt `attempt` (1, 2, ...).
-   * @param {number} attempt
-   * @param {number} [random] a number in 0..1
-   * @returns {number}
-   */
-  delay(attempt, random = 0) {
-    const base = Math.min(this.maxDelay, this.minDelay * this.factor ** Math.max(0, attempt - 1));
-    return base * (1 + this.jitter * random);
-  }
-}
-
-/** A room that could not be joined, or a connection that ended, with its close code. */
-export class RoomError extends Error {
-  /**
-   * @param {string} message
-   * @param {number} code the close code
-   * @param {string} [reason]
-   * @param {boolean} [opened] false when the socket never opened
-   */
-  constructor(message, code, reason = "", opened = true) {
-    super(message);
-    this.name = "RoomError";
-    this.code = code;
-    this.reason = reason;
-    this.opened = opened;
-  }
-}
-
-/** A request the room refused (or that got no answer in time). */
-export class RequestError extends Error {
-  /**
-   * @param {string} message
-   * @param {number} code an ErrorCode (0 when the request never got an answer)
-   */
-  constructor(message, code) {
-    super(message);
-    this.name = "RequestError";
-    this.code = code;
-  }
-}
 
 /**
  * @typedef {object} SeatReservation what POST /matchmake/... answers
@@ -140,12 +83,13 @@ export class RequestError extends Error {
 
 /** @typedef {{type: string, [field: string]: any}} Message */
 
-export class Room {
+export class Room extends Emitter {
   /**
    * @param {SeatReservation} reservation
    * @param {RoomOptions} [options]
    */
   constructor(reservation, options = {}) {
+    super();
     this.reservation = reservation;
     /** The room's id. */
     this.id = reservation.room_id;
@@ -164,8 +108,6 @@ export class Room {
     this.tick = -1;
     /** The last input sequence number the server processed. */
     this.lastSeq = 0;
-    /** @type {Map<number, unknown>} inputs not acknowledged yet, by sequence number, in order */
-    this.unackedInputs = new Map();
     /** @type {number | null} the round-trip time of the last ping, in ms */
     this.rtt = null;
     /** Counters for a HUD: bytes and WebSocket messages each way, states, reconnections. */
@@ -185,7 +127,7 @@ export class Room {
     this.closed = null;
 
     this.policy = new ReconnectPolicy(options.reconnect);
-    this.inputBurst = options.inputBurst ?? 4;
+    this.inputs = new InputQueue(options.inputBurst ?? 4, this.policy.maxUnacked);
     this.requestTimeout = options.requestTimeout ?? 10000;
     this.joinTimeout = options.joinTimeout ?? 10000;
     this.pingInterval = options.pingInterval ?? 1000;
@@ -197,23 +139,16 @@ export class Room {
     this.phase = "idle";
     /** @type {Attempt | null} */
     this.attempt = null;
-    /** @type {Map<string, Set<Function>>} */
-    this.listeners = new Map();
     /** @type {Array<{path: Array<string | number>, callback: Function}>} */
     this.watchers = [];
-    /** @type {Uint8Array[]} frames waiting for the end of this turn, sent as few messages */
-    this.outbox = [];
-    this.flushQueued = false;
+    this.outbox = new Outbox(() => (this.attempt?.opened ? this.attempt.ws : null), this.stats);
     /** @type {Message[]} messages and requests sent while disconnected */
     this.queue = [];
-    this.nextSeq = 1;
-    this.writtenSeq = 0;
-    this.inputsSinceState = 0;
     this.nextRequest = 1;
-    /** @type {Map<number, {resolve: Function, reject: Function, timer: any}>} */
-    this.requests = new Map();
-    /** @type {Map<number, {resolve: Function, timer: any}>} */
-    this.pings = new Map();
+    /** @type {PendingCalls<any>} requests awaiting their RESPONSE, by id */
+    this.requests = new PendingCalls();
+    /** @type {PendingCalls<number>} pings awaiting their PONG, by time */
+    this.pings = new PendingCalls();
     this.pingTimer = null;
     this.resync = false;
     this.leaving = false;
@@ -221,6 +156,11 @@ export class Room {
     this.leaveTimer = undefined;
     /** @type {Array<(info: any) => void>} */
     this.closeWaiters = [];
+  }
+
+  /** @returns {Map<number, unknown>} inputs not acknowledged yet, by sequence number, in order */
+  get unackedInputs() {
+    return this.inputs.unacked;
   }
 
   /** True while joined and the socket is open. */
@@ -234,19 +174,6 @@ export class Room {
   }
 
   // -- events -----------------------------------------------------------------------------------
-
-  /**
-   * Call `callback` for every event `name` (see the module docs).
-   * @param {string} name
-   * @param {(event: any) => void} callback
-   * @returns {() => void} unsubscribe
-   */
-  on(name, callback) {
-    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
-    const set = /** @type {Set<Function>} */ (this.listeners.get(name));
-    set.add(callback);
-    return () => set.delete(callback);
-  }
 
   /**
    * Call `callback(payload)` for every application message of `kind`.
@@ -273,20 +200,6 @@ export class Room {
     return () => {
       this.watchers = this.watchers.filter((item) => item !== watcher);
     };
-  }
-
-  /**
-   * @param {string} name
-   * @param {unknown} event
-   */
-  emit(name, event) {
-    for (const callback of this.listeners.get(name) ?? []) {
-      try {
-        callback(event);
-      } catch (error) {
-        console.error(`tickroom: a "${name}" listener failed`, error);
-      }
-    }
   }
 
   // -- joining ----------------------------------------------------------------------------------
@@ -339,7 +252,7 @@ export class Room {
       }, timeout);
       this.attempt = attempt;
       this.phase = "connecting";
-      this.outbox = [];
+      this.outbox.clear();
       ws.onopen = () => {
         attempt.opened = true;
         this.write(first);
@@ -454,8 +367,7 @@ export class Room {
     this.role = welcome.role;
     this.phase = "joined";
     // Everything after the last acknowledged input goes out again on this socket, in order.
-    this.writtenSeq = this.lastSeq;
-    this.inputsSinceState = 0;
+    this.inputs.rewind(this.lastSeq);
     this.pumpInputs();
     for (const message of this.queue.splice(0)) this.write(message);
     this.emit("welcome", {
@@ -495,15 +407,10 @@ export class Room {
     }
     this.tick = frame.tick;
     this.lastSeq = frame.last_seq;
-    for (const seq of this.unackedInputs.keys()) {
-      if (seq > frame.last_seq) break;
-      this.unackedInputs.delete(seq);
-    }
-    this.writtenSeq = Math.max(this.writtenSeq, frame.last_seq);
+    this.inputs.acknowledge(frame.last_seq);
     this.stats.states += 1;
     if (this.phase === "joined") {
       this.write({ type: "ack", tick: frame.tick });
-      this.inputsSinceState = 0;
       this.pumpInputs();
     }
     if (!attempt.synced) {
@@ -536,26 +443,20 @@ export class Room {
 
   /** @param {Message} response */
   answered(response) {
-    const pending = this.requests.get(response.id);
-    if (pending === undefined) return;
-    this.requests.delete(response.id);
-    clearTimeout(pending.timer);
-    if (response.code === 0) pending.resolve(response.payload);
-    else {
-      const text = typeof response.payload === "string" ? response.payload : "";
-      pending.reject(new RequestError(describeError(response.code, text), response.code));
+    if (response.code === 0) {
+      this.requests.resolve(response.id, response.payload);
+      return;
     }
+    const text = typeof response.payload === "string" ? response.payload : "";
+    this.requests.reject(response.id, new RequestError(describeError(response.code, text), response.code));
   }
 
   /** @param {Message} pong */
   ponged(pong) {
-    const pending = this.pings.get(pong.time);
-    if (pending === undefined) return;
-    this.pings.delete(pong.time);
-    clearTimeout(pending.timer);
-    this.rtt = this.now() - pong.time;
-    pending.resolve(this.rtt);
-    this.emit("pong", { rtt: this.rtt });
+    const rtt = this.now() - pong.time;
+    if (!this.pings.resolve(pong.time, rtt)) return;
+    this.rtt = rtt;
+    this.emit("pong", { rtt });
   }
 
   // -- closing and reconnecting -----------------------------------------------------------------
@@ -693,11 +594,7 @@ export class Room {
     clearTimeout(this.leaveTimer);
     this.stopPinging();
     this.failPings();
-    for (const [id, pending] of this.requests) {
-      clearTimeout(pending.timer);
-      pending.reject(new RequestError("the connection closed before an answer", 0));
-      this.requests.delete(id);
-    }
+    this.requests.rejectAll(new RequestError("the connection closed before an answer", 0));
     const text = consented ? describeClose(CloseCode.CONSENTED) : describeClose(code, reason, { opened });
     this.closed = { code, reason, consented, opened, text };
     this.emit("close", this.closed);
@@ -707,57 +604,23 @@ export class Room {
   // -- outgoing ---------------------------------------------------------------------------------
 
   /**
-   * Queue a frame on the current socket; `flush()` sends the queue at the end of this turn.
+   * Queue a frame on the current socket; it goes out at the end of this turn (outbox.js).
    * @param {Message} message
    */
   write(message) {
     this.outbox.push(encodeFrame(message));
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
-    }
   }
 
-  /** Send queued frames, as few WebSocket messages as the server's size limit allows. */
+  /** Send the queued frames now. */
   flush() {
-    this.flushQueued = false;
-    const attempt = this.attempt;
-    if (!this.outbox.length || attempt === null || !attempt.opened) return;
-    if (attempt.ws.readyState !== 1) return;
-    const frames = this.outbox.splice(0);
-    let batch = [];
-    let size = 0;
-    const send = () => {
-      if (!batch.length) return;
-      const data = new Uint8Array(size);
-      let offset = 0;
-      for (const frame of batch) {
-        data.set(frame, offset);
-        offset += frame.length;
-      }
-      attempt.ws.send(data);
-      this.stats.bytesOut += size;
-      this.stats.messagesOut += 1;
-      batch = [];
-      size = 0;
-    };
-    for (const frame of frames) {
-      if (size + frame.length > CLIENT_MAX_SIZE) send();
-      batch.push(frame);
-      size += frame.length;
-    }
-    send();
+    this.outbox.flush();
   }
 
   /** Write unacknowledged inputs in order, at most `inputBurst` per state frame received. */
   pumpInputs() {
     if (this.phase !== "joined" || this.isSpectator) return;
-    for (const [seq, payload] of this.unackedInputs) {
-      if (this.inputsSinceState >= this.inputBurst) break;
-      if (seq <= this.writtenSeq) continue;
+    for (const [seq, payload] of this.inputs.due()) {
       this.write({ type: "input", seq, payload });
-      this.writtenSeq = seq;
-      this.inputsSinceState += 1;
       this.stats.inputsSent += 1;
     }
   }
@@ -777,12 +640,8 @@ export class Room {
   sendInput(payload) {
     this.checkOpen();
     if (this.isSpectator) throw new RoomError("spectators cannot send input", 0);
-    const seq = this.nextSeq++;
-    encodeFrame({ type: "input", seq, payload }); // throws ProtocolError for what cannot travel
-    this.unackedInputs.set(seq, payload);
-    if (this.unackedInputs.size > this.policy.maxUnacked) {
-      this.unackedInputs.delete(/** @type {number} */ (this.unackedInputs.keys().next().value));
-    }
+    encodeFrame({ type: "input", seq: 1, payload }); // throws ProtocolError for what cannot travel
+    const seq = this.inputs.add(payload);
     this.pumpInputs();
     return seq;
   }
@@ -807,9 +666,7 @@ export class Room {
     if (this.queue.length >= this.policy.maxQueued) {
       const dropped = /** @type {Message} */ (this.queue.shift());
       if (dropped.type === "request") {
-        const pending = this.requests.get(dropped.id);
-        this.requests.delete(dropped.id);
-        pending?.reject(new RequestError("request dropped from the queue", 0));
+        this.requests.reject(dropped.id, new RequestError("request dropped from the queue", 0));
       }
     }
     this.queue.push(message);
@@ -825,14 +682,13 @@ export class Room {
   request(kind, payload = null, { timeout = this.requestTimeout } = {}) {
     this.checkOpen();
     const id = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.requests.delete(id);
-        reject(new RequestError("No answer in time.", ErrorCode.REQUEST_TIMEOUT));
-      }, timeout);
-      this.requests.set(id, { resolve, reject, timer });
-      this.sendMessage({ type: "request", id, kind, payload });
-    });
+    const answer = this.requests.add(
+      id,
+      timeout,
+      () => new RequestError("No answer in time.", ErrorCode.REQUEST_TIMEOUT),
+    );
+    this.sendMessage({ type: "request", id, kind, payload });
+    return answer;
   }
 
   /**
@@ -843,11 +699,9 @@ export class Room {
   ping({ timeout = 5000 } = {}) {
     if (this.phase !== "joined") return Promise.reject(new RoomError("not connected", 0));
     const time = this.now();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.pings.delete(time), timeout);
-      this.pings.set(time, { resolve, timer });
-      this.write({ type: "ping", time });
-    });
+    const answer = this.pings.add(time, timeout, () => new RoomError("no pong in time", 0));
+    this.write({ type: "ping", time });
+    return answer;
   }
 
   startPinging() {
@@ -866,8 +720,7 @@ export class Room {
   }
 
   failPings() {
-    for (const pending of this.pings.values()) clearTimeout(pending.timer);
-    this.pings.clear();
+    this.pings.rejectAll(new RoomError("the connection closed before a pong", 0));
   }
 
   /**
@@ -902,19 +755,4 @@ export class Room {
     if (this.closed !== null) return Promise.resolve(this.closed);
     return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
-}
-
-/**
- * The value at `path` in `state`, or undefined.
- * @param {any} state
- * @param {Array<string | number>} path
- * @returns {any}
- */
-export function valueAt(state, path) {
-  let value = state;
-  for (const key of path) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = value[key];
-  }
-  return value;
 }

@@ -433,3 +433,18 @@ export function touches(changed, path) {
   for (let i = 0; i < length; i++) if (String(changed[i]) !== String(path[i])) return false;
   return true;
 }
+
+/**
+ * The value at `path` in `state`, or undefined.
+ * @param {any} state
+ * @param {Array<string | number>} path
+ * @returns {any}
+ */
+export function valueAt(state, path) {
+  let value = state;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = value[key];
+  }
+  return value;
+}

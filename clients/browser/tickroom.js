@@ -26,8 +26,18 @@ export {
   CLIENT_MAX_SIZE,
 } from "./codec.js";
 export { Schema, Quantized, Float32, PatchError, roundHalfEven } from "./schema.js";
-export { decodeState, applyDelta, stateHash, canonicalBytes, compareCodePoints } from "./state.js";
+export {
+  decodeState,
+  applyDelta,
+  stateHash,
+  canonicalBytes,
+  compareCodePoints,
+  valueAt,
+} from "./state.js";
 export { InterpolationBuffer } from "./interpolation.js";
 export { Predictor, replay, deepEqual } from "./prediction.js";
-export { Room, RoomError, RequestError, ReconnectPolicy, valueAt } from "./room.js";
-export { Client, MatchmakeError } from "./client.js";
+export { MatchmakeError, RoomError, RequestError } from "./errors.js";
+export { ReconnectPolicy } from "./reconnect.js";
+export { Emitter } from "./events.js";
+export { Room } from "./room.js";
+export { Client } from "./client.js";
