@@ -19,13 +19,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from protocol.errors import StateError
-from protocol.schema import Quantized, SchemaNode
+from protocol.schema import MAX_QUANTIZED, Quantized, SchemaNode
 
 if TYPE_CHECKING:
     from protocol.diff import StateTracker
 
 MAX_SAFE_INT = 2**53 - 1
 _isfinite = math.isfinite
+_QUANTIZABLE = 1e300
+"""Beyond this, value / step may overflow: the slow path reports it."""
 _MISSING: Any = object()
 _SCALARS = frozenset({type(None), bool, int, float, str})
 Path = tuple[str | int, ...]
@@ -200,9 +202,16 @@ class TrackedMap(dict[str, Any], _Tracked):
             relative = False
             if schema is not None:
                 precision = schema.precisions.get(key) or schema.wildcard_precision
-                if precision is not None:
+                if type(precision) is Quantized:  # inlined Quantized.normalize: the hottest line
+                    step = precision.step
+                    count = round(value / step) if -_QUANTIZABLE < value < _QUANTIZABLE else None
+                    if count is None or not -MAX_QUANTIZED <= count <= MAX_QUANTIZED:
+                        value = precision.normalize(value)  # raises the proper StateError
+                    else:
+                        value = count * step
+                    relative = precision.relative
+                elif precision is not None:
                     value = precision.normalize(value)
-                    relative = type(precision) is Quantized and precision.relative
             old = dict.get(self, key, _MISSING)
             if type(old) is type(value) and old == value:
                 return
