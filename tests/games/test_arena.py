@@ -108,11 +108,29 @@ def test_positions_travel_as_integer_sixteenths() -> None:
     alice = sim.join()
     sim.step()
     assert alice.welcome is not None
-    assert [["npcs", None, "x"], 1, 1 / SIXTEENTHS] in alice.welcome.schema
+    assert [["npcs", None, "x"], 3, 1 / SIXTEENTHS] in alice.welcome.schema  # relative
     wire = msgpack.unpackb(sim.room._state_frame(-1).body)  # the shared FULL_STATE body
     npc = wire["npcs"][0]
     assert type(npc["x"]) is int
     assert npc["x"] == sim.room.state["npcs"][0]["x"] * SIXTEENTHS
+
+
+def test_a_patch_carries_how_far_each_npc_moved_in_one_byte() -> None:
+    sim = Simulation(Arena, seed=7)
+    sim.join()
+    sim.step(3)
+    room = sim.room
+    before = [(npc["x"], npc["y"]) for npc in room.state["npcs"]]
+    sim.step()
+    delta = msgpack.unpackb(room._state_frame(room.tick - 1).body, strict_map_key=False)
+    edits = delta["npcs"][2]
+    assert len(edits) == 20
+    for index, moved in edits.items():
+        now = room.state["npcs"][index]
+        for axis, was in zip(("x", "y"), before[index], strict=True):
+            change = round((now[axis] - was) * SIXTEENTHS)
+            assert moved.get(axis, 0) == change  # an axis that did not move is not sent
+            assert -32 <= change <= 127  # a msgpack fixint: one byte
 
 
 def test_every_client_state_equals_the_room_snapshot() -> None:
