@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_harness import (
+
+from browser.browser_harness import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -24,19 +25,19 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server() -> Iterator[LiveServer]:
     with LiveServer() as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def foreign_site() -> Iterator[ForeignSite]:
     with ForeignSite() as site:
         yield site
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     require_chromium()  # first: a missing browser or package fails with how to install it
     from playwright.sync_api import sync_playwright  # noqa: PLC0415

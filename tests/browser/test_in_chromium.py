@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-from browser_harness import ForeignSite, LiveServer
 
+from browser.browser_harness import ForeignSite, LiveServer
 from game_server.room import Room
 from protocol.codes import CloseCode
 

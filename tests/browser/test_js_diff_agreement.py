@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_runner import BROWSER_CLIENT, run_node
 
+from browser.node_runner import BROWSER_CLIENT, run_node
 from protocol.diff import StateTracker, TrackedMap
 from protocol.schema import Float32, Quantized, Schema
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from node_runner import BROWSER_CLIENT, run_node
+from browser.node_runner import BROWSER_CLIENT, run_node
 
 
 def test_the_javascript_unit_tests_pass() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from node_runner import BROWSER_CLIENT, run_node
+from browser.node_runner import BROWSER_CLIENT, run_node
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "browser-client.md"
 
