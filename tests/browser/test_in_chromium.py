@@ -232,3 +232,30 @@ def test_the_tutorial_tag_page_joins_and_moves(
     assert (moved["x"] - start["x"]) * step > 0
     assert "it" in page.inner_text("#scores")
     page.screenshot(path=artifacts / "tutorial-tag.png")
+
+
+def test_the_arena_plays_with_wasd_and_a_finger(
+    live_server: LiveServer, new_page: NewPage, artifacts: Path
+) -> None:
+    page = new_page()
+    join_arena(page, live_server.base, "dora")
+    sid = session_id(page)
+    wait_until_present(page, sid)
+    start = body_of(page, sid)
+    key, sign = ("KeyS", 1) if start["y"] < 500 else ("KeyW", -1)
+    hold(page, key, 0.6)
+    wait_moved(page, sid, "y", start["y"] + 10 if sign > 0 else -(start["y"] - 10))
+
+    # A press held on the canvas walks the player towards it, as a finger does on a phone.
+    start = body_of(page, sid)
+    box = page.locator("#arena").bounding_box()
+    assert box is not None
+    scale = box["width"] / 1000
+    target_x = start["x"] + 200 if start["x"] < 500 else start["x"] - 200
+    page.mouse.move(box["x"] + target_x * scale, box["y"] + start["y"] * scale)
+    page.mouse.down()
+    time.sleep(0.6)  # held for real time: the room moves the player every tick
+    page.mouse.up()
+    toward = 1 if target_x > start["x"] else -1
+    wait_moved(page, sid, "x", start["x"] + 10 if toward > 0 else -(start["x"] - 10))
+    page.screenshot(path=artifacts / "arena-touch.png")
