@@ -299,6 +299,7 @@ def _matchmaking_routes() -> APIRouter:
             409: {"model": ErrorOut},
             410: {"model": ErrorOut},
             422: {"model": ErrorOut},
+            503: {"model": ErrorOut},
         },
         tags=["matchmaking"],
     )
@@ -345,11 +346,19 @@ def _matchmaking_routes() -> APIRouter:
             spectator=seat.spectator,
         )
 
-    @router.get("/rooms", response_model=list[RoomOut], tags=["matchmaking"])
-    async def rooms(request: Request, name: str | None = None) -> list[RoomOut]:
+    @router.get(
+        "/rooms",
+        response_model=list[RoomOut],
+        responses={503: {"model": ErrorOut}},
+        tags=["matchmaking"],
+    )
+    async def rooms(request: Request, name: str | None = None) -> Any:
         """Public, unlocked rooms; every query parameter but ``name`` filters metadata."""
         filters = {k: v for k, v in request.query_params.items() if k != "name"}
-        listings = await _server(request).registry.list_rooms(name, **filters)
+        try:
+            listings = await _server(request).registry.list_rooms(name, **filters)
+        except MatchmakeError as exc:  # the backend is unreachable: 503
+            return _error(exc.code, exc.message, exc.http_status)
         return [
             RoomOut(
                 room_id=listing.room_id,

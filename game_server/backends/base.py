@@ -1,11 +1,18 @@
 """The registry backend interface: where room listings, matchmaking locks and presence counters
 live, so that one process or many can share them.
 
-Owns: ``RoomListing`` (what the world may know about a room without asking its process) and
-``RegistryBackend`` (the small async interface every backend implements). The registry is the
-only caller; it publishes a listing when a room is created or its listing changes, removes it
-when the room is disposed, takes ``lock(key)`` around find-or-create, and keeps one presence
-counter per room type (``clients:<name>``).
+Owns: ``RoomListing`` (what the world may know about a room without asking its process),
+``RegistryBackend`` (the small async interface every backend implements), ``SharedBackend``
+(what a backend that several processes share adds to it) and ``BackendUnavailableError`` (what
+a backend raises when it cannot reach its storage). The registry is the only caller; it
+publishes a listing when a room is created or its listing changes, removes it when the room is
+disposed, takes ``lock(key)`` around find-or-create, and keeps one presence counter per room
+type (``clients:<name>``).
+
+Failures. A backend whose storage cannot be reached (refused, timed out, lost) raises
+``BackendUnavailableError`` from the call, with the cause chained; the registry answers its
+callers ``RoomUnavailableError("matchmaking backend unavailable")`` instead. Any other exception
+is a bug and propagates as it is.
 
 Must never: hold a Room, a Client or a socket (only plain data crosses it), or filter by
 visibility (private and locked listings are stored; the registry decides what to show).
@@ -14,9 +21,20 @@ visibility (private and locked listings are stored; the registry decides what to
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+RequestHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Answers a request from another process: (method, args) -> reply (plain data)."""
+
+
+class BackendUnavailableError(ConnectionError):
+    """The backend cannot reach its storage (connection refused, timed out or lost). Its
+    message may name hosts and ports: log it, never show it to a client (the registry raises
+    ``RoomUnavailableError`` for its callers). A ``ConnectionError``, so code that retries on
+    ``OSError`` keeps doing so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +92,8 @@ class RegistryBackend(abc.ABC):
 
     Every method may be called concurrently from many tasks of one process (and, for a
     networked backend, from many processes). Calls for one room come from one registry, in
-    order. None of them may block the event loop.
+    order. None of them may block the event loop. Any of them but ``close`` raises
+    ``BackendUnavailableError`` when the storage cannot be reached (``lock`` on entering).
     """
 
     @abc.abstractmethod
@@ -113,4 +132,39 @@ class RegistryBackend(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None:
-        """Release connections and resources. The registry calls it last, from ``close()``."""
+        """Release connections and resources. The registry calls it last, from ``close()``.
+        Never raises ``BackendUnavailableError``: a backend that cannot reach its storage
+        closes anyway."""
+
+
+@runtime_checkable
+class SharedBackend(Protocol):
+    """What a backend shared by several processes adds to ``RegistryBackend`` (``RedisBackend``
+    implements it). The registry uses it when its backend has these methods."""
+
+    async def register_process(
+        self,
+        process_id: str,
+        url: str,
+        handler: RequestHandler,
+        rejoined: Callable[[], None],
+    ) -> None:
+        """Announce the process and keep it alive (heartbeat); answer requests sent to it with
+        ``handler``; call ``rejoined`` when its listings were lost (publish them again)."""
+
+    async def call(
+        self, process_id: str, method: str, args: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """Another process's ``handler(method, args)``; TimeoutError if it does not answer."""
+
+    async def presence(self, key: str) -> dict[str, int]:
+        """Presence counter ``key`` of each live process, by process id."""
+
+    async def save_room(self, room_id: str, data: bytes) -> None:
+        """Keep a saved room until a process restores it (or it expires)."""
+
+    async def load_room(self, room_id: str) -> bytes | None:
+        """A saved room, or None."""
+
+    async def delete_saved_room(self, room_id: str) -> None:
+        """Forget a saved room (it was restored)."""

@@ -1,29 +1,20 @@
 """``MemoryBackend``: the registry backend for one process, in dicts. The default.
 
 Listings are kept in publication order (so queries return the oldest rooms first), locks are
-``asyncio.Lock`` objects created on first use and dropped when nobody holds or awaits them,
-and counters are plain integers.
+``KeyLocks`` (an ``asyncio.Lock`` per key, created on first use and dropped when nobody holds or
+awaits it), and counters are plain integers. Nothing here can be unreachable, so no method
+raises ``BackendUnavailableError``.
 
 Must never: be shared between processes or event loops (use a networked backend for that).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from game_server.backends.base import RegistryBackend, RoomListing
-
-
-class _KeyLock:
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-        """Tasks holding or waiting for ``lock``; the entry goes away at 0."""
+from game_server.backends.key_locks import KeyLocks
 
 
 class MemoryBackend(RegistryBackend):
@@ -31,7 +22,7 @@ class MemoryBackend(RegistryBackend):
 
     def __init__(self) -> None:
         self._listings: dict[str, RoomListing] = {}
-        self._locks: dict[str, _KeyLock] = {}
+        self._locks = KeyLocks()
         self._counters: dict[str, int] = {}
 
     async def publish(self, listing: RoomListing) -> None:
@@ -60,21 +51,7 @@ class MemoryBackend(RegistryBackend):
 
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """An ``asyncio.Lock`` per key, fair (first come, first served)."""
-        return self._hold(key)
-
-    @asynccontextmanager
-    async def _hold(self, key: str) -> AsyncIterator[None]:
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = _KeyLock()
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._locks[key]
+        return self._locks.hold(key)
 
     async def incr(self, key: str, delta: int = 1) -> int:
         """Add ``delta`` to counter ``key``; a counter back at 0 is forgotten."""

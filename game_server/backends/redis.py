@@ -29,6 +29,12 @@ process subscribes to its own channel only and never decodes traffic meant for o
 request ``{"id", "from", "method", "args"}`` is answered on the caller's channel with ``{"id",
 "reply"}``; the caller waits ``timeout`` seconds at most. Messages are msgpack.
 
+Failures. Every Redis command of a ``RegistryBackend`` or ``SharedBackend`` method goes through
+``_io``, which turns redis-py's errors (refused, timed out, lost, or an error reply) into
+``BackendUnavailableError`` with the cause chained: the registry then answers 503 without
+knowing Redis. ``TimeoutError`` keeps its own meanings (a busy lock, a process that does not
+answer). The background tasks catch the failure, log it once per outage and retry.
+
 Must never: hold a Room, a Client or a socket (only plain data crosses it), block the event loop,
 or let a Redis failure escape a background task (the heartbeat and the listener retry).
 """
@@ -44,18 +50,26 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from game_server.backends.base import RegistryBackend, RoomListing
+from game_server.backends.base import (
+    BackendUnavailableError,
+    RegistryBackend,
+    RequestHandler,
+    RoomListing,
+)
+from game_server.backends.key_locks import KeyLocks
 
 logger = logging.getLogger("game_server.backends.redis")
 
-RequestHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-"""Answers a request from another process: (method, args) -> reply (plain data)."""
+T = TypeVar("T")
 
 RETRY_DELAY = 0.5
 """Seconds the listener waits before subscribing again after a Redis failure."""
@@ -142,14 +156,6 @@ return 0
 """KEYS: lock. ARGV: token. Deletes the lock only if this holder still owns it."""
 
 
-class _LocalLock:
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-
-
 class RedisBackend(RegistryBackend):
     """Listings, locks, presence, requests and saved rooms in Redis (see the module docstring).
 
@@ -197,7 +203,7 @@ class RedisBackend(RegistryBackend):
                 ("release", _RELEASE),
             )
         }
-        self._locks: dict[str, _LocalLock] = {}
+        self._locks = KeyLocks()
         self._handler: RequestHandler | None = None
         self._rejoined: Callable[[], None] | None = None
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -210,8 +216,16 @@ class RedisBackend(RegistryBackend):
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBackend:
         """A backend on a new client for ``url`` (``redis://host:port/db``). ``options`` are
-        the constructor's keyword arguments."""
-        client = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
+        the constructor's keyword arguments. A command that finds its pooled connection
+        closed (Redis restarted) is sent once more on a new one; a timeout is not retried, so a
+        silent Redis fails a command within ``socket_timeout`` (connecting: 2 s)."""
+        client = Redis.from_url(
+            url,
+            socket_timeout=5.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry_on_error=[RedisConnectionError],
+        )
         return cls(client, **options)
 
     # -- keys ------------------------------------------------------------------------------------
@@ -227,7 +241,7 @@ class RedisBackend(RegistryBackend):
         return max(1, int(self.ttl * 1000))
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._scripts[script](keys=keys, args=args)
+        return await _io(self._scripts[script](keys=keys, args=args))
 
     # -- RegistryBackend -------------------------------------------------------------------------
 
@@ -256,7 +270,7 @@ class RedisBackend(RegistryBackend):
 
     async def get(self, room_id: str) -> RoomListing | None:
         """The listing of ``room_id`` (None once its process stopped beating for ``ttl``)."""
-        data = await self.client.get(self._key("room", room_id))
+        data = await _io(self.client.get(self._key("room", room_id)))
         return None if data is None else RoomListing.from_dict(json.loads(data))
 
     async def query(
@@ -283,31 +297,22 @@ class RedisBackend(RegistryBackend):
 
     @asynccontextmanager
     async def _hold(self, key: str) -> AsyncIterator[None]:
-        local = self._locks.get(key)
-        if local is None:
-            local = self._locks[key] = _LocalLock()
-        local.users += 1
-        try:
-            async with local.lock:
-                name = self._key("lock", key)
-                token = secrets.token_hex(16)
-                await self._acquire(name, token)
-                try:
-                    yield
-                finally:
-                    with contextlib.suppress(RedisError, OSError):
-                        await self._run("release", [name], [token])
-        finally:
-            local.users -= 1
-            if local.users == 0:
-                del self._locks[key]
+        async with self._locks.hold(key):
+            name = self._key("lock", key)
+            token = secrets.token_hex(16)
+            await self._acquire(name, token)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._run("release", [name], [token])
 
     async def _acquire(self, name: str, token: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lock_timeout
         delay, longest = LOCK_POLL
         ttl_ms = max(1, int(self.lock_ttl * 1000))
-        while not await self.client.set(name, token, nx=True, px=ttl_ms):
+        while not await _io(self.client.set(name, token, nx=True, px=ttl_ms)):
             if loop.time() >= deadline:
                 raise TimeoutError("matchmaking lock is busy")
             await asyncio.sleep(delay * (0.5 + random.random()))
@@ -409,7 +414,7 @@ class RedisBackend(RegistryBackend):
 
     async def process_url(self, process_id: str) -> str | None:
         """The URL a live process advertised, or None."""
-        data = await self.client.get(self._key("alive", process_id))
+        data = await _io(self.client.get(self._key("alive", process_id)))
         if data is None:
             return None
         url: str = json.loads(data)["url"]
@@ -433,7 +438,8 @@ class RedisBackend(RegistryBackend):
         self._pending[request_id] = future
         try:
             payload = {"id": request_id, "from": self.process_id, "method": method, "args": args}
-            receivers = await self.client.publish(self._key("proc", process_id), _pack(payload))
+            channel = self._key("proc", process_id)
+            receivers = await _io(self.client.publish(channel, _pack(payload)))
             if not receivers:
                 raise TimeoutError("process did not answer")
             async with asyncio.timeout(timeout):
@@ -445,17 +451,23 @@ class RedisBackend(RegistryBackend):
 
     async def _listen_forever(self) -> None:
         channel = self._key("proc", self.process_id)
+        lost = False
         while True:
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(channel)
                 self._subscribed.set()
+                if lost:
+                    logger.info("redis: channel %s subscribed again", channel)
+                lost = False
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
             except (RedisError, OSError) as exc:
-                logger.warning("redis: channel %s lost (%s); subscribing again", channel, exc)
+                if not lost:
+                    logger.warning("redis: channel %s lost (%s); subscribing again", channel, exc)
+                lost = True
                 await asyncio.sleep(RETRY_DELAY)
             finally:
                 with contextlib.suppress(RedisError, OSError):
@@ -493,20 +505,27 @@ class RedisBackend(RegistryBackend):
 
     async def save_room(self, room_id: str, data: bytes) -> None:
         """Keep a saved room for ``saved_ttl`` seconds."""
-        await self.client.set(
-            self._key("saved", room_id), data, px=max(1, int(self.saved_ttl * 1000))
-        )
+        ttl_ms = max(1, int(self.saved_ttl * 1000))
+        await _io(self.client.set(self._key("saved", room_id), data, px=ttl_ms))
 
     async def load_room(self, room_id: str) -> bytes | None:
         """The saved room ``room_id``, or None."""
-        data = await self.client.get(self._key("saved", room_id))
+        data = await _io(self.client.get(self._key("saved", room_id)))
         if data is None:
             return None
         return data.encode() if isinstance(data, str) else bytes(data)
 
     async def delete_saved_room(self, room_id: str) -> None:
         """Forget the saved room ``room_id`` (it was restored)."""
-        await self.client.delete(self._key("saved", room_id))
+        await _io(self.client.delete(self._key("saved", room_id)))
+
+
+async def _io(command: Awaitable[T]) -> T:
+    """The result of one Redis command; a failure to get it raises BackendUnavailableError."""
+    try:
+        return await command
+    except (RedisError, OSError) as exc:
+        raise BackendUnavailableError(f"redis: {exc}") from exc
 
 
 def _pack(payload: dict[str, Any]) -> bytes:

@@ -25,12 +25,15 @@ BackendFactory = Callable[..., RegistryBackend]
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer() as server:
         yield server
-    finally:
-        server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop or restart (never the session's)."""
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ def redis_server_binary() -> str:
 
 
 class RedisServer:
-    """One redis-server process on ``port``: ``start()``, ``stop()``, ``restart()``."""
+    """One redis-server process on ``port``: ``start()``, ``stop()``, ``restart()``; as a
+    context manager, started on entry and stopped on exit."""
 
     def __init__(self, port: int | None = None) -> None:
         self.binary = redis_server_binary()
@@ -104,3 +105,10 @@ class RedisServer:
         """Stop it and start it again on the same port, empty."""
         self.stop()
         self.start()
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

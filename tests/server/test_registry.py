@@ -31,9 +31,9 @@ from game_server.registry import RoomRegistry, SeatReservation
 from game_server.room import Room
 from protocol.codes import PROTOCOL_VERSION, CloseCode, Role
 from protocol.connection import Connection
-from protocol.messages import Join, Message, Reconnect
-from protocol.state import Side
+from protocol.messages import Reconnect
 from server.conftest import BackendFactory
+from server.endpoint import redeem, server_connection
 
 pytestmark = pytest.mark.anyio
 
@@ -72,24 +72,6 @@ async def registry(clock: ManualClock, make_backend: BackendFactory) -> AsyncIte
 async def ticks(clock: ManualClock, seconds: float = 0.1) -> None:
     """Advance ``seconds`` in 50 ms steps (one tick each at 20 Hz), letting the loops run."""
     await clock.run_for(seconds, 0.05)
-
-
-def server_connection(first: Message) -> Connection:
-    """A server-side connection whose peer just sent ``first``."""
-    peer = Connection(Side.CLIENT)
-    peer.send(first)
-    conn = Connection(Side.SERVER)
-    for data in peer.data_to_send():
-        conn.receive_data(data)
-    assert conn.events_received() == [first]
-    return conn
-
-
-def redeem(registry: RoomRegistry, seat: SeatReservation) -> tuple[Client, Connection]:
-    """Join with ``seat`` as the WebSocket endpoint does: find the room, redeem the seat."""
-    conn = server_connection(Join(PROTOCOL_VERSION, seat.token))
-    room = registry.room_for_seat(seat.token)
-    return room._redeem(seat.token, conn), conn
 
 
 def resume(registry: RoomRegistry, seat: SeatReservation) -> tuple[Client, Connection]:
@@ -495,6 +477,14 @@ async def test_list_rooms_describes_each_public_room(registry: RoomRegistry) -> 
     ]
 
 
+async def test_list_rooms_lists_rooms_created_back_to_back_oldest_first(
+    registry: RoomRegistry,
+) -> None:
+    seats = [await registry.create("arena") for _ in range(3)]
+    listed = await registry.list_rooms()
+    assert [listing.room_id for listing in listed] == [seat.room_id for seat in seats]
+
+
 async def test_list_rooms_hides_private_rooms(registry: RoomRegistry) -> None:
     registry.define("secret", Arena, private=True)
     await registry.create("secret")
@@ -668,7 +658,7 @@ async def test_memory_backend_lock_admits_one_holder_at_a_time() -> None:
 
     await asyncio.gather(*(hold(n) for n in range(5)))
     assert overlaps == []
-    assert backend._locks == {}
+    assert len(backend._locks) == 0
 
 
 async def test_memory_backend_counters_add_and_forget_zero() -> None:

@@ -27,13 +27,12 @@ from game_server.errors import (
     RoomNotFoundError,
     SeatInvalidError,
 )
-from game_server.registry import RoomRegistry, SeatReservation
+from game_server.registry import RoomRegistry
 from game_server.room import Room
 from protocol.codes import PROTOCOL_VERSION, CloseCode
-from protocol.connection import Connection
-from protocol.messages import Join, Reconnect
-from protocol.state import Side
+from protocol.messages import Reconnect
 from server import redis_server
+from server.endpoint import redeem, server_connection
 from server.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -94,21 +93,6 @@ async def cluster(clock: ManualClock, redis_url: str, key_prefix: str) -> AsyncI
     yield start
     for registry in started:
         await registry.close()
-
-
-def connection(first: Join | Reconnect) -> Connection:
-    peer = Connection(Side.CLIENT)
-    peer.send(first)
-    conn = Connection(Side.SERVER)
-    for data in peer.data_to_send():
-        conn.receive_data(data)
-    assert conn.events_received() == [first]
-    return conn
-
-
-def redeem(registry: RoomRegistry, seat: SeatReservation) -> tuple[Client, Connection]:
-    conn = connection(Join(PROTOCOL_VERSION, seat.token))
-    return registry.room_for_seat(seat.token)._redeem(seat.token, conn), conn
 
 
 async def poll(seconds: float, check: Callable[[], Awaitable[bool]]) -> None:
@@ -306,29 +290,26 @@ async def test_a_dead_process_leaves_the_listings_and_counts_within_the_ttl(
     assert time.monotonic() - died <= 0.5 + 0.3
 
 
-async def test_listings_come_back_after_redis_restarts(clock: ManualClock, key_prefix: str) -> None:
-    server = RedisServer()
-    server.start()
-    backend = RedisBackend.from_url(server.url, prefix=key_prefix, ttl=0.6)
+async def test_listings_come_back_after_redis_restarts(
+    clock: ManualClock, key_prefix: str, own_redis: RedisServer
+) -> None:
+    backend = RedisBackend.from_url(own_redis.url, prefix=key_prefix, ttl=0.6)
     registry = RoomRegistry(clock, backend, process_id="a")
     registry.define("arena", Arena)
-    try:
-        async with registry:
-            seat = await registry.create("arena")
-            server.restart()
+    async with registry:
+        seat = await registry.create("arena")
+        own_redis.restart()
 
-            async def listed() -> bool:
-                try:
-                    listings = await registry.list_rooms()
-                except Exception:
-                    return False
-                return [listing.room_id for listing in listings] == [seat.room_id]
+        async def listed() -> bool:
+            try:
+                listings = await registry.list_rooms()
+            except Exception:
+                return False
+            return [listing.room_id for listing in listings] == [seat.room_id]
 
-            await poll(5.0, listed)
-            assert backend.rejoins == 1
-            assert await registry.client_count() == 1
-    finally:
-        server.stop()
+        await poll(5.0, listed)
+        assert backend.rejoins == 1
+        assert await registry.client_count() == 1
 
 
 # -- persistent rooms ------------------------------------------------------------------------------
@@ -356,7 +337,7 @@ async def test_shutdown_saves_a_persistent_room_and_another_process_restores_it(
     assert (restored.tick, restored.state_hash()) == (tick, state_hash)
     assert b.room_for_seat(waiting.token) is restored
     resumed = restored._resume(
-        seat.token, tick, connection(Reconnect(PROTOCOL_VERSION, seat.token, tick))
+        seat.token, tick, server_connection(Reconnect(PROTOCOL_VERSION, seat.token, tick))
     )
     assert resumed.session_id == client.session_id
     listed = await b.list_rooms("saved")
