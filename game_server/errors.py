@@ -10,9 +10,12 @@
     │   │   ├── SeatInvalidError       SEAT_INVALID (unknown, expired or reused token)
     │   │   ├── UnknownRoomTypeError   UNKNOWN_ROOM_TYPE
     │   │   ├── InvalidOptionsError    INVALID_OPTIONS
-    │   │   └── RoomUnavailableError   UNAVAILABLE (shutting down, or the room failed to start)
+    │   │   └── RoomUnavailableError   UNAVAILABLE (shutting down, on_create failed, backend down)
     │   └── RequestRefusedError    a request handler's refusal: becomes a RESPONSE with ``code``
     └── ReplayDivergedError        a replay's state hash differs from the recording
+
+    (game_server.backends.base.BackendUnavailableError is a ConnectionError, not in this tree: a
+    backend raises it, and the registry turns it into RoomUnavailableError for its callers.)
 
 Messages are short lower-case fragments; tests assert them verbatim. They may reach the client
 (as an HTTP error body or an ERROR frame), so they never carry internal detail.
