@@ -318,11 +318,6 @@ def _matchmaking_routes() -> APIRouter:
             seat: SeatReservation
             if method == "create":
                 seat = await registry.create(room_name, options, spectator=spectator)
-                room = registry.get(seat.room_id)
-                if options.get("private") is True and room is not None:
-                    # A per-room setting, as Room.__init__ sets them: hidden from listings and
-                    # matchmaking (the listing follows at the next tick); joined by id.
-                    setattr(room, "private", True)  # noqa: B010
             elif method == "join":
                 seat = await registry.join(room_name, options)
             elif method == "joinOrCreate":

@@ -449,6 +449,8 @@ class RoomRegistry:
         self, room_type: RoomType, options: dict[str, Any] | None, role: Role
     ) -> SeatReservation:
         room = room_type.room_class(name=room_type.name, settings=room_type.defaults)
+        if (options or {}).get("private") is True:
+            room.private = True  # type: ignore[misc]  # hidden from its first listing on
         room._start(options)
         if room.disposed:
             raise RoomUnavailableError("room failed to start")

@@ -491,6 +491,16 @@ async def test_list_rooms_hides_private_rooms(registry: RoomRegistry) -> None:
     assert await registry.list_rooms() == []
 
 
+async def test_a_room_created_with_the_private_option_is_never_listed(
+    registry: RoomRegistry,
+) -> None:
+    seat = await registry.create("arena", {"private": True})
+    assert await registry.list_rooms() == []  # not even before its first tick
+    assert room_of(registry, seat).private
+    with pytest.raises(RoomNotFoundError):
+        await registry.join("arena")
+
+
 async def test_list_rooms_hides_locked_rooms_until_unlocked(
     registry: RoomRegistry, clock: ManualClock
 ) -> None:
