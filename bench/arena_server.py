@@ -159,8 +159,12 @@ async def serve_uvicorn(app: FastAPI, settings: Settings, players: int) -> None:
 
 Transport = Callable[[FastAPI, Settings, int], Awaitable[None]]
 
-TRANSPORTS: dict[str, Transport] = {"uvicorn": serve_uvicorn}
-"""Edges the bench can run; another transport is one more entry."""
+TRANSPORTS: dict[str, Transport] = {"uvicorn": serve_uvicorn, "picows": serve_uvicorn}
+"""Edges the bench can run; another transport is one more entry. ``picows`` is uvicorn for HTTP
+with the game socket on the dedicated fast transport (``Settings.game_port``)."""
+
+TRANSPORT_SETTINGS: dict[str, dict[str, Any]] = {"picows": {"game_port": 0}}
+"""Settings each transport needs (applied before the app is built)."""
 
 
 def bench_settings(port: int) -> Settings:
@@ -173,7 +177,9 @@ def bench_settings(port: int) -> Settings:
 
 async def serve(args: argparse.Namespace) -> None:
     """Serve with the chosen transport and report ticks until the transport returns."""
-    settings = bench_settings(args.port)
+    settings = bench_settings(args.port).model_copy(
+        update=TRANSPORT_SETTINGS.get(args.transport, {})
+    )
     app = create_app(settings)
     stats = Path(args.stats).open("a") if args.stats else None  # noqa: SIM115
     reporter = TickReporter(app, sys.stdout, stats)
