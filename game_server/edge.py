@@ -20,7 +20,6 @@ Exception text never reaches the peer: close reasons are our own short fragments
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,18 @@ from game_server.errors import MatchmakeError, SeatInvalidError
 from protocol.codes import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode, ErrorCode
 from protocol.connection import Connection, ConnectionClosed
 from protocol.errors import RemoteProtocolError
-from protocol.messages import Join, Leave, Message, Reconnect
+from protocol.messages import (
+    Ack,
+    AppMessage,
+    Input,
+    Join,
+    Leave,
+    Message,
+    Ping,
+    Pong,
+    Reconnect,
+    Request,
+)
 from protocol.state import ConnectionState, Side
 
 if TYPE_CHECKING:
@@ -37,6 +47,8 @@ if TYPE_CHECKING:
 
 NO_STATUS = 1005
 """Close code reported when the socket ended without a close frame."""
+_IN_ROOM = frozenset({Input, Ack, AppMessage, Request, Ping, Pong, Leave})
+"""What a joined client sends: handed to the room as they are."""
 
 
 class TokenBucket:
@@ -131,15 +143,27 @@ class EdgeSession:
             conn.receive_data(data)
         except RemoteProtocolError:
             self.server.metrics.protocol_errors += 1
+        events = conn.events_received()
+        client = self.client
+        if (
+            events
+            and client is not None
+            and client.connection is conn
+            and all(type(event) in _IN_ROOM for event in events)
+        ):
+            client.room._receive(client, events)  # type: ignore[arg-type]  # the hot path
+            if type(events[-1]) is Leave:
+                self.server.metrics.leaves += 1
+            return
         messages: list[Message] = []
-        for event in conn.events_received():
+        for event in events:
             if isinstance(event, Join | Reconnect):
                 self._join(event)
             elif not isinstance(event, ConnectionClosed):
                 messages.append(event)
         client = self.client
         if messages and client is not None and client.connection is conn:
-            client.room._receive(client, messages, now_ms=time.time() * 1000.0)
+            client.room._receive(client, messages)
             if any(isinstance(message, Leave) for message in messages):
                 self.server.metrics.leaves += 1
         if conn.close_to_send is not None:

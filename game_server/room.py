@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -427,9 +428,12 @@ class Room:
 
     # -- frames from clients (used by the transport and the simulation) --------------------------
 
-    def _receive(self, client: Client, messages: list[Message], now_ms: float = 0.0) -> None:
-        """Take messages a member's connection decoded: pings answer at once, acks are noted,
-        the rest is queued for the next tick (dropping this client's excess)."""
+    def _receive(
+        self, client: Client, messages: list[Message], now_ms: float | None = None
+    ) -> None:
+        """Take messages a member's connection decoded: pings answer at once (with ``now_ms``,
+        default the wall clock in ms), acks are noted, the rest is queued for the next tick
+        (dropping this client's excess)."""
         for message in messages:
             if isinstance(message, Input):
                 self._queue_input(client, message)
@@ -437,7 +441,8 @@ class Room:
                 client.acked_tick = max(client.acked_tick, message.tick)
             elif isinstance(message, Ping):
                 if client.connection is not None:
-                    client.connection.send_pong(message, now_ms)
+                    pong_ms = time.time() * 1000.0 if now_ms is None else now_ms
+                    client.connection.send_pong(message, pong_ms)
                     client._queued_frame()
             elif isinstance(message, AppMessage):
                 self._queue(client, ("message", client, message.kind, message.payload))
