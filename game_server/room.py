@@ -343,7 +343,7 @@ class Room:
         clean = self._validate_options(options)
         client = Client(
             self,
-            session_id or secrets.token_urlsafe(9),
+            session_id or self._new_session_id(),
             role=role,
             options=clean,
             seat_token=secrets.token_urlsafe(24),
@@ -360,6 +360,15 @@ class Room:
         self.clients[client.session_id] = client
         self._tokens[client.seat_token] = client
         return client
+
+    def _new_session_id(self) -> str:
+        """8 random URL-safe characters, unique in this room. Session ids are public (game state
+        is often keyed by them, so every byte of them travels in every patch); the secrets are
+        the seat and reconnect tokens."""
+        while True:
+            session_id = secrets.token_urlsafe(6)
+            if session_id not in self.clients:
+                return session_id
 
     def _redeem(self, token: str, connection: Connection, sink: ClientSink | None = None) -> Client:
         """Attach ``connection`` (which just received JOIN) to the seat for ``token`` and
