@@ -34,6 +34,7 @@ const SUBPROTOCOL = "tickroom.v1.msgpack";
 const PROTOCOL_VERSION = 1;
 const JOIN = 0x01, INPUT = 0x04, ACK = 0x05, WELCOME = 0x40, FULL_STATE = 0x41, PATCH = 0x42;
 const JOIN_TIMEOUT_MS = 30000;
+const ACK_EVERY = 10; // ticks between ACKs (docs/protocol.md: at least once a second suffices)
 
 const a = args();
 const port = +a.port;
@@ -116,9 +117,13 @@ async function join(r, p) {
       if (ws.readyState === WebSocket.OPEN) ws.send(inputFrame(seq, dx, dy));
     });
     let welcomed = false;
+    let acked = -ACK_EVERY;
+    const ack = (tick) => {
+      if (tick - acked >= ACK_EVERY) { acked = tick; ws.send(ackFrame(tick)); }
+    };
     const timer = setTimeout(() => { reject(new Error("no WELCOME in time")); ws.terminate(); }, JOIN_TIMEOUT_MS);
 
-    // Decode every frame of the message; ACK each state; measure when `measure`.
+    // Decode every frame of the message; ACK every tenth state; measure when `measure`.
     const decodeAll = (data, measure) => {
       const values = unpackMultiple(data);
       let counted = false;
@@ -127,7 +132,7 @@ async function join(r, p) {
         if (type === WELCOME) {
           if (!welcomed) { welcomed = true; clearTimeout(timer); resolve(bot); }
         } else if (type === FULL_STATE || type === PATCH) {
-          ws.send(ackFrame(fields[0]));
+          ack(fields[0]);
           const nbytes = counted ? 0 : data.length;
           counted = true;
           if (measure) bot.onState(type === FULL_STATE ? fields[1] : fields[2], nbytes);
@@ -144,7 +149,7 @@ async function join(r, p) {
       const type = data[0];
       if ((type === FULL_STATE || type === PATCH) && (data[1] & 0xf0) === 0x90) {
         const tick = headerTick(data);
-        if (tick >= 0) ws.send(ackFrame(tick));
+        if (tick >= 0) ack(tick);
         return bot.onFrame(data.length);
       }
       decodeAll(data, false);

@@ -51,6 +51,9 @@ import { ReconnectPolicy } from "./reconnect.js";
 import { PatchError, Schema } from "./schema.js";
 import { applyDelta, decodeState, touches, valueAt } from "./state.js";
 
+/** Ticks between ACKs: the server needs one within its ack timeout (10 s), and each is a message. */
+const ACK_EVERY = 10;
+
 export { ReconnectPolicy, RequestError, RoomError };
 
 const NORMAL_CLOSURE = 1000;
@@ -366,6 +369,7 @@ export class Room extends Emitter {
     this.patchRate = welcome.patch_rate;
     this.role = welcome.role;
     this.phase = "joined";
+    this.ackedTick = -ACK_EVERY; // the first state of a connection is acknowledged
     // Everything after the last acknowledged input goes out again on this socket, in order.
     this.inputs.rewind(this.lastSeq);
     this.pumpInputs();
@@ -410,7 +414,10 @@ export class Room extends Emitter {
     this.inputs.acknowledge(frame.last_seq);
     this.stats.states += 1;
     if (this.phase === "joined") {
-      this.write({ type: "ack", tick: frame.tick });
+      if (frame.tick - this.ackedTick >= ACK_EVERY) {
+        this.ackedTick = frame.tick;
+        this.write({ type: "ack", tick: frame.tick });
+      }
       this.pumpInputs();
     }
     if (!attempt.synced) {

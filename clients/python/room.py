@@ -94,6 +94,9 @@ from protocol.state import ConnectionState, Side
 logger = logging.getLogger("clients.python.room")
 
 NORMAL_CLOSURE = 1000
+ACK_EVERY = 10
+"""Ticks between ACKs: the server only needs one within its ack timeout (10 s by default), and
+every ACK is a message it must read (docs/protocol.md, ACK)."""
 C = TypeVar("C")
 
 
@@ -176,6 +179,7 @@ class RoomConnection:
         self._next_seq = 1
         self._written_seq = 0
         self._inputs_since_state = 0
+        self._acked_tick = -ACK_EVERY  # the first state of a connection is acked
         self._queue: deque[Message] = deque()
         self._next_request = 1
         self._requests: dict[int, asyncio.Future[Any]] = {}
@@ -409,6 +413,7 @@ class RoomConnection:
         # Everything after the last acknowledged input goes out again on this socket, in order.
         self._written_seq = self.last_seq
         self._inputs_since_state = 0
+        self._acked_tick = -ACK_EVERY  # the first state of a connection is acked
         self._pump_inputs()
         while self._queue and conn.state is ConnectionState.JOINED:
             conn.send(self._queue.popleft())
@@ -432,7 +437,9 @@ class RoomConnection:
         self.stats.states_received += 1
         self._synced = True
         if conn.state is ConnectionState.JOINED:
-            conn.send_ack(tick)
+            if tick - self._acked_tick >= ACK_EVERY:
+                conn.send_ack(tick)
+                self._acked_tick = tick
             self._inputs_since_state = 0
             self._pump_inputs()
             self._wake.set()

@@ -120,7 +120,16 @@ test("patches change the same state object and name the changed paths", async ()
   assert.deepEqual(events[0].changes, [["players", "sess-1", "x"]]);
   assert.equal(events[0].full, false);
   assert.deepEqual(watched, [{ x: 2, name: "ann" }]);
-  assert.deepEqual(socket.sentOf("ack").at(-1), { type: "ack", tick: 11 });
+  assert.deepEqual(socket.sentOf("ack").at(-1), { type: "ack", tick: 10 }); // every 10th tick
+});
+
+test("states are acknowledged every tenth tick, starting with the first", async () => {
+  const { socket } = await joined(); // the full state at tick 10 was acked
+  for (let tick = 11; tick <= 25; tick++) {
+    socket.push({ type: "patch", tick, baseline: tick - 1, last_seq: 0, delta: {} });
+  }
+  await settle();
+  assert.deepEqual(socket.sentOf("ack").map((ack) => ack.tick), [10, 20]);
 });
 
 test("several frames in one message are all applied", async () => {
