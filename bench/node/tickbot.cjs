@@ -11,8 +11,8 @@
 // Then for every FULL_STATE / PATCH:
 //   - observing bots (player p % N == 0) decode every frame with msgpackr (a message may hold
 //     several frames), take last_seq (FULL_STATE [tick, last_seq, state], PATCH
-//     [tick, baseline, last_seq, delta]) for the latency histogram, and ACK the tick;
-//   - silent bots count the frame's bytes and read only the tick from the header bytes to ACK it
+//     [tick, baseline, last_seq, delta]) for the latency histogram, and ACK every tenth tick;
+//   - silent bots count the frame's bytes and read only the tick from the header bytes to ACK every tenth
 //     (the server closes clients that never acknowledge with TOO_SLOW, and acking is what a real
 //     client does); any other message they decode in full.
 // Inputs are INPUT [seq, {"dx": x, "dy": y}], encoded by hand (float64, as msgpackr would).
