@@ -90,6 +90,11 @@ class FastSession(EdgeSession):
                 transport.disconnect()
                 if self.closed_at is None:
                     self.closed_at = self.clock.now()
+        except Exception:
+            # wake() runs inside the room's tick: a socket that fails to take its bytes must
+            # never reach the room. Drop this socket; the room sees it go (a drop).
+            logger.exception("game socket write failed; disconnecting it")
+            transport.disconnect(graceful=False)
         finally:
             self._flushing = False
 

@@ -288,3 +288,38 @@ def test_a_dropped_player_reconnects_and_resumes_its_session() -> None:
             assert state_hash(again.state) == room.state_hash()
 
     run(scenario)
+
+
+def test_a_socket_that_fails_to_write_is_dropped_and_the_room_ticks_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        async with game_socket() as (state, server):
+            seat = await state.registry.join_or_create("arena", {})
+            player = await connect(state, seat)
+            await player.pump(lambda: player.tick >= 2)
+            (session,) = server.sessions
+            transport = session.transport
+            assert transport is not None
+
+            def broken(*args: object) -> None:
+                raise RuntimeError("the socket refuses")
+
+            session.transport = type(
+                "Broken",
+                (),
+                {  # a transport whose send raises
+                    "send": broken,
+                    "is_close_frame_sent": False,
+                    "disconnect": transport.disconnect,
+                },
+            )()
+            room = only_room(state)
+            tick = room.tick
+            await asyncio.sleep(0.3)
+            assert room.tick >= tick + 3  # the tick survived the failing write
+            assert not room.disposed
+            assert await player.close_code() == -1  # dropped without a close frame
+
+    run(scenario)
+    assert "game socket write failed" in caplog.text
