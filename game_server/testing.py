@@ -25,7 +25,17 @@ Fixtures:
     A ``ManualClock`` at time 0.0, for driving a ``TickLoop`` (or anything that takes a
     ``Clock``) by hand inside ``asyncio.run``.
 
-Owns: these fixtures. Must never: hold global state (each test gets fresh objects).
+Helpers, for byte-level checks of a room without a simulation:
+
+``seat(room, options=None, role=Role.PLAYER)``
+    Reserve a seat and redeem it over a fresh server-side ``Connection`` (as the WebSocket
+    endpoint does after JOIN); returns the ``Client``.
+``resume(room, token, last_tick)``
+    Resume a session on a new connection that sent RECONNECT; returns the ``Client``.
+``received(client)``
+    Drain ``client`` (its state frame included when one is due) and decode every frame.
+
+Owns: these fixtures and helpers. Must never: hold global state (each test gets fresh objects).
 """
 
 from __future__ import annotations
@@ -34,11 +44,43 @@ from typing import Any
 
 import pytest
 
+from game_server.client import Client
 from game_server.clock import ManualClock
 from game_server.room import Room
 from game_server.simulation import Simulation
+from protocol.codec import decode, encode
+from protocol.codes import PROTOCOL_VERSION, Role
+from protocol.connection import Connection
+from protocol.messages import Join, Message, Reconnect
+from protocol.state import Side
 
-__all__ = ["SimulationFactory", "manual_clock", "simulation"]
+__all__ = ["SimulationFactory", "manual_clock", "received", "resume", "seat", "simulation"]
+
+
+def seat(room: Room, options: dict[str, Any] | None = None, *, role: Role = Role.PLAYER) -> Client:
+    """Reserve a seat and redeem it over a fresh server-side connection."""
+    reserved = room._reserve(options, role=role)
+    conn = Connection(Side.SERVER)
+    conn.receive_data(encode(Join(PROTOCOL_VERSION, reserved.seat_token)))
+    conn.events_received()
+    return room._redeem(reserved.seat_token, conn)
+
+
+def resume(room: Room, token: str, last_tick: int) -> Client:
+    """Open a new connection that sends RECONNECT and resume the session on it."""
+    conn = Connection(Side.SERVER)
+    conn.receive_data(encode(Reconnect(PROTOCOL_VERSION, token, last_tick)))
+    conn.events_received()
+    return room._resume(token, last_tick, conn)
+
+
+def received(client: Client) -> list[Message]:
+    """Drain ``client`` and decode every frame."""
+    out: list[Message] = []
+    for data in client.drain():
+        assert isinstance(data, bytes), "received() decodes msgpack frames only"
+        out.extend(decode(data))
+    return out
 
 
 class SimulationFactory:

@@ -9,11 +9,14 @@ state, ACKs it and keeps the hash of the state it holds at each tick. Every wait
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +236,19 @@ class Player:
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+
+
+@contextlib.contextmanager
+def process_pair(redis_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Servers A and B sharing ``redis_url`` under a key prefix of their own, both ready; both
+    stopped on exit."""
+    prefix = f"e2e:{secrets.token_hex(4)}:"
+    a = ServerProcess("A", redis_url, prefix).start()
+    b = ServerProcess("B", redis_url, prefix).start()
+    try:
+        a.wait_ready()
+        b.wait_ready()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()

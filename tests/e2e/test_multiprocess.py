@@ -23,32 +23,29 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from e2e_servers import ABNORMAL_CLOSURE, ROOT, TTL, Player, ServerProcess, matchmake, rooms
+from e2e_servers import (
+    ABNORMAL_CLOSURE,
+    ROOT,
+    TTL,
+    Player,
+    ServerProcess,
+    matchmake,
+    process_pair,
+    rooms,
+)
 from server.redis_server import RedisServer, free_port
 
 
 @pytest.fixture
 def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def pair(redis: RedisServer) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    prefix = f"e2e:{secrets.token_hex(4)}:"
-    a = ServerProcess("A", redis.url, prefix).start()
-    b = ServerProcess("B", redis.url, prefix).start()
-    try:
-        a.wait_ready()
-        b.wait_ready()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+    with process_pair(redis.url) as servers:
+        yield servers
 
 
 def two_free_ports() -> int:

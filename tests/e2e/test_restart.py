@@ -12,13 +12,12 @@ equal to the server's at every tick they share with its hash log.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import signal
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from e2e_servers import Player, ServerProcess, matchmake, rooms
+from e2e_servers import Player, ServerProcess, matchmake, process_pair, rooms
 from server.redis_server import RedisServer
 
 from protocol.codes import CloseCode
@@ -26,26 +25,14 @@ from protocol.codes import CloseCode
 
 @pytest.fixture
 def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def pair(redis: RedisServer) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    prefix = f"e2e:{secrets.token_hex(4)}:"
-    a = ServerProcess("A", redis.url, prefix).start()
-    b = ServerProcess("B", redis.url, prefix).start()
-    try:
-        a.wait_ready()
-        b.wait_ready()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+    with process_pair(redis.url) as servers:
+        yield servers
 
 
 def assert_hashes_match_the_server(player: Player, server_hashes: dict[str, str]) -> None:

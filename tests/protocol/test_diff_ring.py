@@ -10,8 +10,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
 import pytest
+from delta_helpers import committed, replayed, unpack
 
 from protocol.diff import (
     StateTracker,
@@ -23,37 +23,9 @@ from protocol.diff import (
 from protocol.errors import LocalProtocolError, StateError
 from protocol.schema import Float32, Quantized, Schema
 
-Mutation = Callable[[TrackedMap], object]
-F32_TENTH = struct.unpack(">f", struct.pack(">f", 0.1))[0]
-
-
-def unpack(body: bytes | None) -> Any:
-    assert body is not None
-    return msgpack.unpackb(body, raw=False, strict_map_key=False)
-
-
-def replayed(
-    initial: dict[str, Any], mutate: Mutation, schema: Schema | None = None
-) -> dict[str, Any]:
-    """The delta of one tick in which ``mutate`` ran, after checking that it rebuilds the state."""
-    tracker = StateTracker(initial, schema=schema)
-    before = decode_state(unpack(tracker.encode_full()), schema)
-    mutate(tracker.state)
-    tracker.commit(1)
-    delta = unpack(tracker.encode_delta(0))
-    apply_delta(before, delta, schema)
-    assert before == tracker.snapshot()
-    assert state_hash(before) == tracker.hash()
-    return delta  # type: ignore[no-any-return]
-
-
-def committed(initial: dict[str, Any], schema: Schema | None = None) -> StateTracker:
-    tracker = StateTracker(initial, schema=schema)
-    tracker.commit(1)
-    return tracker
-
-
 # -- declared precision -------------------------------------------------------------------------
+
+F32_TENTH = struct.unpack(">f", struct.pack(">f", 0.1))[0]
 
 
 def test_a_quantised_field_is_stored_rounded_and_travels_as_an_integer() -> None:

@@ -16,11 +16,12 @@ from game_server.games.arena import Arena
 from game_server.persistence import FORMAT, restore_room, save_room
 from game_server.room import Event, Room
 from game_server.simulation import SimClient
-from game_server.testing import SimulationFactory
-from protocol.codec import decode, encode
+from game_server.testing import SimulationFactory, received, resume
+from game_server.testing import seat as connect
+from protocol.codec import encode
 from protocol.codes import PROTOCOL_VERSION, Role
 from protocol.connection import Connection
-from protocol.messages import FullState, Input, Join, Message, Patch, Reconnect, Welcome
+from protocol.messages import FullState, Input, Join, Message, Patch, Welcome
 from protocol.state import Side
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -39,31 +40,6 @@ def translated(twin: Room, event: Event) -> Event:
     else:
         member = twin.clients[client.session_id]
     return (kind, member, *data)
-
-
-def connect(
-    room: Room, options: dict[str, Any] | None = None, *, role: Role = Role.PLAYER
-) -> Client:
-    seat = room._reserve(options, role=role)
-    conn = Connection(Side.SERVER)
-    conn.receive_data(encode(Join(PROTOCOL_VERSION, seat.seat_token)))
-    conn.events_received()
-    return room._redeem(seat.seat_token, conn)
-
-
-def resume(room: Room, token: str, last_tick: int) -> Client:
-    conn = Connection(Side.SERVER)
-    conn.receive_data(encode(Reconnect(PROTOCOL_VERSION, token, last_tick)))
-    conn.events_received()
-    return room._resume(token, last_tick, conn)
-
-
-def received(client: Client) -> list[Message]:
-    out: list[Message] = []
-    for data in client.drain():
-        assert isinstance(data, bytes)
-        out.extend(decode(data))
-    return out
 
 
 def feed(client: Client, *messages: Message) -> None:

@@ -25,7 +25,8 @@ from game_server.errors import (
 )
 from game_server.handlers import message, request
 from game_server.room import Room
-from game_server.testing import SimulationFactory
+from game_server.testing import SimulationFactory, received, resume
+from game_server.testing import seat as connect
 from protocol.codec import decode, encode
 from protocol.codes import PROTOCOL_VERSION, CloseCode, ErrorCode, Role
 from protocol.connection import Connection, ConnectionClosed
@@ -39,7 +40,6 @@ from protocol.messages import (
     Leave,
     Message,
     Patch,
-    Reconnect,
     Request,
     Response,
     Welcome,
@@ -56,34 +56,6 @@ def started(room_class: type[Room], **settings: Any) -> Any:
     room = room_class(room_id="r", seed=1, settings={"auto_dispose": False, **settings})
     room._start()
     return room
-
-
-def connect(
-    room: Room, options: dict[str, Any] | None = None, *, role: Role = Role.PLAYER
-) -> Client:
-    """Reserve a seat and redeem it over a fresh server-side connection."""
-    seat = room._reserve(options, role=role)
-    conn = Connection(Side.SERVER)
-    conn.receive_data(encode(Join(PROTOCOL_VERSION, seat.seat_token)))
-    conn.events_received()
-    return room._redeem(seat.seat_token, conn)
-
-
-def resume(room: Room, token: str, last_tick: int) -> Client:
-    """Open a new connection that sends RECONNECT and resume the session on it."""
-    conn = Connection(Side.SERVER)
-    conn.receive_data(encode(Reconnect(PROTOCOL_VERSION, token, last_tick)))
-    conn.events_received()
-    return room._resume(token, last_tick, conn)
-
-
-def received(client: Client) -> list[Message]:
-    """Drain ``client`` and decode every frame."""
-    out: list[Message] = []
-    for data in client.drain():
-        assert isinstance(data, bytes)
-        out.extend(decode(data))
-    return out
 
 
 def of_type(messages: list[Message], kind: type[M]) -> list[M]:
