@@ -1,9 +1,10 @@
 """``TickLoop``: runs one room's ticks on absolute deadlines from an injected clock.
 
-One asyncio task per room. It sleeps until the next deadline, asks the ``TickSchedule`` how many
-ticks are due (catching up at most ``max_catch_up``, skipping the rest, both counted), runs them
-synchronously, and records each tick's duration and start lateness. It never awaits a client:
-members are woken and the transport drains them on its own tasks.
+Either its own asyncio task (``start()``) or one of a ``TickScheduler``'s lanes (what the
+registry uses: one task for every room of a tick rate) calls ``run_due(now)`` at each deadline.
+It asks the ``TickSchedule`` how many ticks are due (catching up at most ``max_catch_up``,
+skipping the rest, both counted), runs them synchronously, and records each tick's duration and
+start lateness. It never awaits a client: members are woken and the transport drains them.
 
 Must never: hold game logic, or block (room code is synchronous and should be quick).
 """
@@ -49,6 +50,8 @@ class TickLoop:
         registry refreshes listings here). Keep it cheap and never let it raise."""
         self._stopped = False
         self.task: asyncio.Task[None] | None = None
+        self.finished: asyncio.Future[None] | None = None
+        """Completes when a scheduler-driven loop stops (see ``TickScheduler.add``)."""
 
     def start(self) -> asyncio.Task[None]:
         """Start ticking on the running event loop; returns the task."""
@@ -62,6 +65,22 @@ class TickLoop:
         self._stopped = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
+        self._finish()
+
+    @property
+    def stopped(self) -> bool:
+        """True once ``stop()`` was called or the room is disposed: no tick runs any more."""
+        return self._stopped or self.room.disposed
+
+    def _attach(self) -> asyncio.Future[None]:
+        """Called by the scheduler that will drive this loop: the future it completes."""
+        if self.finished is None:
+            self.finished = asyncio.get_running_loop().create_future()
+        return self.finished
+
+    def _finish(self) -> None:
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
 
     def run_due(self, now: float) -> int:
         """Run every tick due at ``now``; returns how many ran."""

@@ -10,7 +10,8 @@ reserves seats in them, and keeps their listings in a backend.
         client = room._redeem(seat.token, connection, sink)
 
 Theory of operation. Every room this process hosts lives in ``_rooms`` as a ``HostedRoom``,
-driven by its own ``TickLoop`` on the registry's clock; matchmaking decisions read the rooms
+driven by its own ``TickLoop`` on the registry's clock (the registry's ``TickScheduler`` runs
+every loop of a tick rate from one task); matchmaking decisions read the rooms
 themselves, so they are exact. A seat is reserved synchronously (``Room._reserve``) and there is
 no ``await`` between finding a room and reserving in it; ``join_or_create`` additionally holds
 the backend's ``lock("matchmake:<name>")`` so a networked backend can make find-or-create
@@ -74,6 +75,7 @@ from game_server.registry_records import (
 )
 from game_server.registry_remote import NO_ANSWER, call_room, other_processes
 from game_server.room import Room, RoomStats
+from game_server.scheduler import TickScheduler
 from protocol.codes import CloseCode, Role
 
 __all__ = [
@@ -160,6 +162,8 @@ class RoomRegistry:
         """The backend, when several processes share it (None for ``MemoryBackend``)."""
         self._remote = other_processes(self, self.shared)
         self._wall_clock = wall_clock
+        self.scheduler = TickScheduler(clock)
+        """Runs every room's tick loop (one task per tick rate)."""
         self._rooms: dict[str, HostedRoom] = {}
         self._seats: dict[str, HostedRoom] = {}
         self._listings = Listings(self.backend, self.process_id, self.shared)
@@ -217,12 +221,12 @@ class RoomRegistry:
         hosted_rooms = list(self._rooms.values())
         for hosted in hosted_rooms:
             hosted.room._before_shutdown()
-        running = [hosted.loop.task for hosted in hosted_rooms if hosted.loop.task is not None]
+        running = [hosted.loop.finished for hosted in hosted_rooms if hosted.loop.finished]
         if drain > 0 and running:
             await asyncio.wait(running, timeout=drain)
         for hosted in list(self._rooms.values()):
             hosted.room._dispose(CloseCode.SERVER_SHUTDOWN, "server shutting down")
-        tasks = [hosted.loop.task for hosted in hosted_rooms if hosted.loop.task is not None]
+        tasks = [hosted.loop.finished for hosted in hosted_rooms if hosted.loop.finished]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         await self._listings.flush()
@@ -236,6 +240,7 @@ class RoomRegistry:
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.scheduler.close()
         await self.backend.close()
 
     async def __aenter__(self) -> RoomRegistry:
@@ -478,7 +483,7 @@ class RoomRegistry:
         loop.after_tick = partial(self._after_tick, hosted)
         room.on_disposed = partial(self._on_disposed, hosted)
         self._rooms[room.room_id] = hosted
-        loop.start().add_done_callback(_log_loop_failure)
+        self.scheduler.add(loop)
         return hosted
 
     def _reserve(
@@ -598,8 +603,3 @@ class RoomRegistry:
         retired.inputs_dropped += room.stats.inputs_dropped
         retired.errors += room.stats.errors
         self._listings.queue(hosted)
-
-
-def _log_loop_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("tick loop %s failed", task.get_name(), exc_info=task.exception())

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.codes import PrecisionKind
@@ -44,10 +44,14 @@ class Quantized:
 
     step: float
     relative: bool = False
+    fast_limit: float = field(init=False, repr=False, compare=False)
+    """Values within +-fast_limit are finite and round to an in-range count with no further
+    check (the tracked containers' hot path); others take ``normalize``'s careful path."""
 
     def __post_init__(self) -> None:
         if not (type(self.step) in (int, float) and math.isfinite(self.step) and self.step > 0):
             raise StateError("step must be a positive finite number")
+        object.__setattr__(self, "fast_limit", min(2.0**52 * self.step, float(MAX_QUANTIZED)))
 
     def normalize(self, value: float) -> float:
         """``value`` rounded to the nearest multiple of ``step``."""

@@ -19,16 +19,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from protocol.errors import StateError
-from protocol.schema import MAX_QUANTIZED, Quantized, SchemaNode
+from protocol.schema import Quantized, SchemaNode
 
 if TYPE_CHECKING:
     from protocol.diff import StateTracker
 
 MAX_SAFE_INT = 2**53 - 1
 _isfinite = math.isfinite
-_QUANTIZABLE = 1e300
-"""Beyond this, value / step may overflow: the slow path reports it."""
 _MISSING: Any = object()
+_dict_get = dict.get
+_dict_set = dict.__setitem__
 _SCALARS = frozenset({type(None), bool, int, float, str})
 Path = tuple[str | int, ...]
 
@@ -193,31 +193,32 @@ class TrackedMap(dict[str, Any], _Tracked):
             raise StateError("state map keys must be strings")
         kind = type(value)
         if kind is float or kind is int:  # the hot path: a number changes
-            if kind is float:
-                if not _isfinite(value):
-                    raise StateError("state numbers must be finite")
-            elif not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-                raise StateError("state integers must lie within 2**53-1")
             schema = self._schema
-            relative = False
-            if schema is not None:
-                precision = schema.precisions.get(key) or schema.wildcard_precision
-                if type(precision) is Quantized:  # inlined Quantized.normalize: the hottest line
-                    step = precision.step
-                    count = round(value / step) if -_QUANTIZABLE < value < _QUANTIZABLE else None
-                    if count is None or not -MAX_QUANTIZED <= count <= MAX_QUANTIZED:
-                        value = precision.normalize(value)  # raises the proper StateError
-                    else:
-                        value = count * step
-                    relative = precision.relative
-                elif precision is not None:
-                    value = precision.normalize(value)
-            old = dict.get(self, key, _MISSING)
+            precision = (
+                None if schema is None else schema.precisions.get(key) or schema.wildcard_precision
+            )
+            if type(precision) is Quantized and (
+                -precision.fast_limit <= value <= precision.fast_limit  # finite, in range
+            ):
+                step = precision.step
+                value = round(value / step) * step
+                relative = precision.relative
+            else:
+                if kind is float:
+                    if not _isfinite(value):
+                        raise StateError("state numbers must be finite")
+                elif not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                    raise StateError("state integers must lie within 2**53-1")
+                relative = False
+                if precision is not None:
+                    value = precision.normalize(value)  # raises the proper StateError
+                    relative = type(precision) is Quantized and precision.relative
+            old = _dict_get(self, key, _MISSING)
             if type(old) is type(value) and old == value:
                 return
             if type(old) is TrackedMap or type(old) is TrackedList:
                 old._detach()
-            dict.__setitem__(self, key, value)
+            _dict_set(self, key, value)
             tracker = self._tracker
             if tracker is not None:
                 node = self._dnode if self._dgen == tracker.gen else self._dirty_node()

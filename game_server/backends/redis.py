@@ -471,7 +471,7 @@ class RedisBackend(RegistryBackend):
                 await asyncio.sleep(RETRY_DELAY)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed in redis 8.2
 
     def _dispatch(self, data: bytes) -> None:
         try:

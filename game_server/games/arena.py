@@ -87,21 +87,25 @@ class Arena(Room):
     def update(self, dt: float) -> None:
         """Move every player by its input and a block of NPCs at random."""
         players = self.state["players"]
-        for client in self.players:
-            body = players.get(client.session_id)
-            if body is None or client.input is None:
+        for client in self.clients.values():  # spectators and reserved seats have no input
+            move = client.input
+            if move is None:
                 continue
-            dx, dy = client.input
+            body = players.get(client.session_id)
+            if body is None:
+                continue
+            dx, dy = move
             if dx:
                 body["x"] = min(FIELD, max(0.0, body["x"] + dx * SPEED))
             if dy:
                 body["y"] = min(FIELD, max(0.0, body["y"] + dy * SPEED))
         npcs = self.state["npcs"]
         count = self.npc_count
-        uniform = self.random.uniform
+        random = self.random.random  # a step in [-1, 1): 2 * random() - 1
+        start = self.next_npc
         for offset in range(min(NPCS_PER_TICK, count)):
-            npc = npcs[(self.next_npc + offset) % count]
-            npc["x"] = min(FIELD, max(0.0, npc["x"] + uniform(-1.0, 1.0)))
-            npc["y"] = min(FIELD, max(0.0, npc["y"] + uniform(-1.0, 1.0)))
+            npc = npcs[(start + offset) % count]
+            npc["x"] = min(FIELD, max(0.0, npc["x"] + 2.0 * random() - 1.0))
+            npc["y"] = min(FIELD, max(0.0, npc["y"] + 2.0 * random() - 1.0))
         if count:
-            self.next_npc = (self.next_npc + NPCS_PER_TICK) % count
+            self.next_npc = (start + NPCS_PER_TICK) % count

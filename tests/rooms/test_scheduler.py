@@ -1,0 +1,227 @@
+"""``TickScheduler`` on a ``ManualClock``: many rooms, one task per tick rate, nothing sleeps for
+real. Rates are powers of two so every deadline is exact in binary."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from game_server.clock import ManualClock
+from game_server.loop import TickLoop
+from game_server.room import Room
+from game_server.scheduler import TickScheduler
+
+RATE = 16
+INTERVAL = 1 / RATE
+
+
+class Ticker(Room):
+    """A room that only counts its ticks."""
+
+    tick_rate = RATE
+    auto_dispose = False
+
+
+class SlowTicker(Ticker):
+    tick_rate = RATE / 4
+
+
+def started(cls: type[Room] = Ticker, name: str = "t") -> Room:
+    room = cls(room_id=name)
+    room._start()
+    return room
+
+
+async def tick_for(clock: ManualClock, intervals: int, step: float = INTERVAL) -> None:
+    for _ in range(intervals):
+        clock.advance(step)
+        await clock.settle()
+
+
+def test_one_task_ticks_every_room_of_a_rate() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        rooms = [started(name=f"r{n}") for n in range(50)]
+        before = len(asyncio.all_tasks())
+        for room in rooms:
+            scheduler.add(TickLoop(room, clock))
+        assert len(asyncio.all_tasks()) == before + 1
+        assert scheduler.lanes == 1
+        await tick_for(clock, RATE)
+        assert [room.tick for room in rooms] == [RATE] * 50
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_each_tick_rate_gets_its_own_lane() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        fast, slow = started(), started(SlowTicker, "slow")
+        scheduler.add(TickLoop(fast, clock))
+        scheduler.add(TickLoop(slow, clock))
+        assert scheduler.lanes == 2
+        await tick_for(clock, RATE)
+        assert (fast.tick, slow.tick) == (RATE, RATE // 4)
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_room_starts_on_the_next_grid_point() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock, slots=4)  # grid of INTERVAL / 4
+        clock.advance(INTERVAL / 8)  # between grid points
+        room = started()
+        loop = TickLoop(room, clock)
+        scheduler.add(loop)
+        assert loop.schedule.start == INTERVAL / 4
+        assert loop.schedule.next_deadline == INTERVAL / 4 + INTERVAL
+        clock.set(INTERVAL / 4 + INTERVAL - INTERVAL / 16)
+        await clock.settle()
+        assert room.tick == 0
+        clock.set(INTERVAL / 4 + INTERVAL)
+        await clock.settle()
+        assert room.tick == 1
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_rooms_on_the_same_grid_point_share_their_deadlines() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        loops = [TickLoop(started(name=f"r{n}"), clock) for n in range(3)]
+        for loop in loops:
+            scheduler.add(loop)
+        assert len({loop.schedule.next_deadline for loop in loops}) == 1
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_stop_finishes_the_loop_at_once_and_the_room_ticks_no_more() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        room, other = started(), started(name="other")
+        loop = TickLoop(room, clock)
+        finished = scheduler.add(loop)
+        scheduler.add(TickLoop(other, clock))
+        await tick_for(clock, 2)
+        loop.stop()
+        assert finished.done()
+        assert loop.stopped
+        await tick_for(clock, 3)
+        assert (room.tick, other.tick) == (2, 5)
+        assert not room.disposed
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_disposed_room_leaves_its_lane() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        room = Room(room_id="empty", settings={"tick_rate": RATE})  # auto_dispose: nobody comes
+        room._start()
+        kept = started(name="kept")
+        finished = scheduler.add(TickLoop(room, clock))
+        scheduler.add(TickLoop(kept, clock))
+        await tick_for(clock, 3)
+        assert room.disposed
+        assert room.tick == 1
+        assert finished.done()
+        assert kept.tick == 3
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_room_disposed_from_outside_finishes_at_its_next_deadline() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        room = started()
+        finished = scheduler.add(TickLoop(room, clock))
+        await tick_for(clock, 1)
+        room._dispose()
+        assert not finished.done()
+        await tick_for(clock, 1)
+        assert finished.done()
+        assert room.tick == 1
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_loop_is_logged_and_others_keep_ticking(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        broken, kept = started(name="broken"), started(name="kept")
+        loop = TickLoop(broken, clock)
+
+        def explode() -> None:
+            raise RuntimeError("boom")
+
+        loop.after_tick = explode
+        finished = scheduler.add(loop)
+        scheduler.add(TickLoop(kept, clock))
+        with caplog.at_level(logging.ERROR, logger="game_server.scheduler"):
+            await tick_for(clock, 3)
+        assert finished.done()
+        assert broken.tick == 1
+        assert kept.tick == 3
+        assert "tick loop of room broken failed" in caplog.text
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_emptied_lane_waits_and_wakes_for_the_next_room() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        first = TickLoop(started(name="first"), clock)
+        scheduler.add(first)
+        await tick_for(clock, 1)
+        first.stop()
+        await tick_for(clock, 2)  # the lane pops the stopped loop and idles
+        room = started(name="second")
+        scheduler.add(TickLoop(room, clock))
+        await tick_for(clock, 2)
+        assert room.tick == 2
+        await scheduler.close()
+
+    asyncio.run(scenario())
+
+
+def test_close_finishes_the_loops_still_running() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        room = started()
+        finished = scheduler.add(TickLoop(room, clock))
+        await tick_for(clock, 1)
+        await scheduler.close()
+        assert finished.done()
+        assert scheduler.lanes == 0
+        await tick_for(clock, 2)
+        assert room.tick == 1
+
+    asyncio.run(scenario())
+
+
+def test_slots_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="slots must be at least 1"):
+        TickScheduler(ManualClock(), slots=0)
