@@ -20,7 +20,7 @@ INTERVAL = 1 / RATE
 class Ticker(Room):
     """A room that only counts its ticks."""
 
-    tick_rate = RATE
+    tick_rate = float(RATE)
     auto_dispose = False
 
 
