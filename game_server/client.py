@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 class ClientStatus(enum.Enum):
     """Where a member is in its room."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hashing is C-fast
+
     RESERVED = "reserved"
     JOINED = "joined"
     DROPPED = "dropped"

@@ -45,6 +45,7 @@ from protocol.state import ConnectionState, Side
 if TYPE_CHECKING:
     from game_server.app import ServerState
 
+_CLOSED = ConnectionState.CLOSED
 NO_STATUS = 1005
 """Close code reported when the socket ended without a close frame."""
 _IN_ROOM = frozenset({Input, Ack, AppMessage, Request, Ping, Pong, Leave})
@@ -105,6 +106,7 @@ class EdgeSession:
         self.server = server
         self.settings = server.settings
         self.clock = server.clock
+        self._now = server.clock.now
         self.room_id = room_id
         self.client: Client | None = None
         self.connection = Connection(
@@ -128,9 +130,13 @@ class EdgeSession:
     def receive(self, data: bytes | str) -> None:
         """Handle one WebSocket message from the peer."""
         conn = self.connection
-        now = self.clock.now()
+        now = self._now()
         self.last_seen = now
-        if conn.state is ConnectionState.CLOSED or not self._admit(now):
+        if conn.state is _CLOSED:
+            return
+        balance = self._bucket.take(now)
+        if balance < 0.0:
+            self._over_rate(balance, now)  # the message is dropped
             return
         limit = self.settings.max_frame_size
         if len(data) > limit:
@@ -149,7 +155,11 @@ class EdgeSession:
             events
             and client is not None
             and client.connection is conn
-            and all(type(event) in _IN_ROOM for event in events)
+            and (
+                type(events[0]) in _IN_ROOM
+                if len(events) == 1
+                else all(type(event) in _IN_ROOM for event in events)
+            )
         ):
             client.room._receive(client, events)  # type: ignore[arg-type]  # the hot path
             if type(events[-1]) is Leave:
@@ -169,11 +179,9 @@ class EdgeSession:
         if conn.close_to_send is not None:
             self.wake()
 
-    def _admit(self, now: float) -> bool:
-        """Apply the rate limit: True to process the message, False to drop it."""
-        balance = self._bucket.take(now)
-        if balance >= 0:
-            return True
+    def _over_rate(self, balance: float, now: float) -> None:
+        """A message over the rate limit (``balance`` below 0) is dropped: tell the client with
+        an ERROR at most once a second, or close the socket when far over."""
         conn = self.connection
         self.server.metrics.rate_limited += 1
         if balance < -self._bucket.burst:
@@ -182,7 +190,6 @@ class EdgeSession:
             self._last_rate_error = now
             conn.send_error(ErrorCode.RATE_LIMITED, "rate limited: message dropped")
             self.wake()
-        return False
 
     def _join(self, event: Join | Reconnect) -> None:
         conn = self.connection

@@ -46,6 +46,9 @@ SWEEP_PERIOD = 0.5
 """Seconds between timeout checks of every session."""
 WRITER_GRACE = 2.0
 """Seconds a paused socket gets to take its close frame before it is aborted."""
+READ_BUFFER = 2048
+"""Initial read buffer per socket (picows grows it when needed; its default is 16 KiB):
+clients send small frames, and a thousand sockets should not hold 16 MB for them."""
 _BINARY = WSMsgType.BINARY
 _TEXT = WSMsgType.TEXT
 
@@ -220,6 +223,7 @@ class GameSocketServer:
             auto_ping_idle_timeout=settings.ws_ping_interval,
             auto_ping_reply_timeout=settings.ws_ping_timeout,
             websocket_handshake_timeout=settings.join_timeout,
+            read_buffer_init_size=READ_BUFFER,
         )
         self.port = self._listening.sockets[0].getsockname()[1]
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="fastsocket")

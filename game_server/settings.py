@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     ws_ping_timeout: float = Field(default=20.0, gt=0)
     shutdown_timeout: float = Field(default=10.0, ge=0)
     """Seconds graceful shutdown waits for rooms to drain before closing everyone."""
+    gc_threshold: int = Field(default=50_000, ge=0)
+    """The run command's garbage collector: allocations between passes over the youngest
+    generation (Python's default is 700), after freezing what startup built. 0: Python's own."""
     max_catch_up: int = Field(default=5, ge=1)
     """Ticks a late room loop may run back to back before it skips."""
     redis_url: str = ""

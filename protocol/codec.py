@@ -90,21 +90,30 @@ class FrameDecoder:
 
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self._max_size = max_size
-        self._unpacker = msgpack.Unpacker(
-            max_buffer_size=2 * max_size + 16,
-            raw=False,
-            strict_map_key=False,
-            ext_hook=_refuse_ext,
-            max_str_len=max_size,
-            max_bin_len=max_size,
-            max_array_len=max_size,
-            max_map_len=max_size,
-            max_ext_len=max_size,
-        )
+        self._unpacker: msgpack.Unpacker | None = None
+        """Made on first use: most connections only ever send whole single frames, and an
+        unpacker holds a buffer of twice the frame limit (tens of KB per connection)."""
         self._pending_type: object = None
         self._fed = 0
         self._frame_start = 0
         self._out: list[Message] = []
+
+    def _streaming(self) -> msgpack.Unpacker:
+        unpacker = self._unpacker
+        if unpacker is None:
+            max_size = self._max_size
+            unpacker = self._unpacker = msgpack.Unpacker(
+                max_buffer_size=2 * max_size + 16,
+                raw=False,
+                strict_map_key=False,
+                ext_hook=_refuse_ext,
+                max_str_len=max_size,
+                max_bin_len=max_size,
+                max_array_len=max_size,
+                max_map_len=max_size,
+                max_ext_len=max_size,
+            )
+        return unpacker
 
     @property
     def buffered(self) -> int:
@@ -126,9 +135,10 @@ class FrameDecoder:
                 return
         view = memoryview(data)
         step = self._max_size
+        unpacker = self._streaming()
         for start in range(0, len(view), step):
             chunk = view[start : start + step]
-            self._unpacker.feed(chunk)
+            unpacker.feed(chunk)
             self._fed += len(chunk)
             self._drain()
 
@@ -138,7 +148,7 @@ class FrameDecoder:
         return out
 
     def _drain(self) -> None:
-        unpacker = self._unpacker
+        unpacker = self._streaming()
         while True:
             try:
                 if self._pending_type is None:
@@ -234,21 +244,18 @@ class StateFrame:
     binary frame, byte-identical to ``encode(FullState(...))`` or ``encode(Patch(...))``.
     """
 
-    __slots__ = ("_prefix", "baseline", "body", "tick")
+    __slots__ = ("_prefix", "baseline", "body", "message_type", "tick")
 
     def __init__(self, tick: int, baseline: int | None, body: bytes) -> None:
         self.tick = tick
         self.baseline = baseline
         self.body = body
+        self.message_type = MessageType.FULL_STATE if baseline is None else MessageType.PATCH
+        """FULL_STATE or PATCH."""
         if baseline is None:
             self._prefix = _FULL_HEAD + _packb(tick)
         else:
             self._prefix = _PATCH_HEAD + _packb(tick) + _packb(baseline)
-
-    @property
-    def message_type(self) -> MessageType:
-        """FULL_STATE or PATCH."""
-        return MessageType.FULL_STATE if self.baseline is None else MessageType.PATCH
 
     def for_member(self, last_seq: int) -> bytes:
         """The whole frame for a member whose last processed input is ``last_seq``."""

@@ -57,6 +57,7 @@ from protocol.messages import (
     Response,
     Welcome,
 )
+from protocol.state import TRANSITIONS as _TRANSITIONS
 from protocol.state import ConnectionState, Side, next_state
 
 
@@ -70,6 +71,9 @@ class ConnectionClosed:
 
 
 Event = Message | ConnectionClosed
+
+_VERSIONED = frozenset({Join, Reconnect, Welcome})
+"""Messages that carry the protocol version."""
 
 MAX_CLOSE_REASON = 123
 """Bytes of UTF-8 a WebSocket close reason may hold (RFC 6455, section 5.5: 125 minus the code)."""
@@ -96,6 +100,7 @@ class Connection:
         if subprotocol not in SUBPROTOCOLS:
             raise LocalProtocolError(f"unknown subprotocol {subprotocol!r}")
         self.side = side
+        self._peer = side.peer
         self.subprotocol = subprotocol
         self.is_json = subprotocol == SUBPROTOCOL_JSON
         self.max_size = max_size or (DEFAULT_MAX_SIZE if side is Side.SERVER else CLIENT_MAX_SIZE)
@@ -125,7 +130,7 @@ class Connection:
                     raise FrameError("binary frames need the msgpack subprotocol")
                 self._receive(decode_json(data, self.max_size))
             else:
-                if not isinstance(data, bytes | bytearray | memoryview):
+                if type(data) is not bytes and not isinstance(data, bytearray | memoryview):
                     raise FrameError("text frames need the json subprotocol")
                 self._receive_binary(data)
         except RemoteProtocolError as exc:
@@ -146,16 +151,18 @@ class Connection:
             raise error
 
     def _receive(self, message: Message) -> None:
-        peer = self.side.peer
-        target = next_state(self.state, peer, message.TYPE)
+        peer = self._peer
+        target = _TRANSITIONS.get((self.state, peer, message.TYPE))
         if target is None:
             raise RemoteProtocolError(
                 f"{message.NAME} from the {peer.value} is not allowed while {self.state.value}"
             )
-        if isinstance(message, Join | Reconnect | Welcome) and message.version != PROTOCOL_VERSION:
-            raise RemoteProtocolError(
-                f"unsupported protocol version {message.version}", CloseCode.UNSUPPORTED_VERSION
-            )
+        if type(message) in _VERSIONED:
+            version = message.version  # type: ignore[attr-defined]
+            if version != PROTOCOL_VERSION:
+                raise RemoteProtocolError(
+                    f"unsupported protocol version {version}", CloseCode.UNSUPPORTED_VERSION
+                )
         self.state = target
         self._events.append(message)
 
@@ -205,11 +212,14 @@ class Connection:
     def send_state(self, frame: StateFrame, last_seq: int) -> None:
         """Queue a shared FULL_STATE or PATCH frame for this member (no re-encoding in msgpack)."""
         message_type = frame.message_type
-        target = self._next(message_type, message_type.name.lower())
+        target = _TRANSITIONS.get((self.state, self.side, message_type))  # once per member-tick
+        if target is None:
+            target = self._next(message_type, message_type.name.lower())  # raises
         if self.is_json:
             self._queue(target, encode_json(frame.to_message(last_seq)))
         else:
-            self._queue(target, frame.for_member(last_seq))
+            self.state = target
+            self._outgoing.append(frame.for_member(last_seq))
 
     def data_to_send(self) -> list[bytes | str]:
         """Frames queued since the last call: send each as one WebSocket message, in order."""

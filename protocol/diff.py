@@ -147,10 +147,14 @@ class StateTracker:
             return {}
         if not self.floor <= baseline < self.tick:
             return None
-        tree: Any = None
-        for tick, changes in self._ring:
-            if tick > baseline:
-                tree = changes if tree is None else _merge(tree, changes)
+        newer: list[dict[Any, Any]] = []
+        for tick, changes in reversed(self._ring):  # usually one: the last tick's
+            if tick <= baseline:
+                break
+            newer.append(changes)
+        tree: Any = newer.pop()
+        while newer:
+            tree = _merge(tree, newer.pop())
         return _map_delta(tree, self.state, self.state._schema)
 
     def encode_delta(self, baseline: int) -> bytes | None:
@@ -237,11 +241,13 @@ def _map_delta(
                 if type(precision) is Float32:
                     child = Float32Value(child)
                 elif type(precision) is Quantized:
-                    child = precision.to_wire(child)
+                    # Stored values are already multiples of step, in range: round() is exact.
+                    step = precision.step
+                    child = round(child / step)
                     if precision.relative:
                         was = mark.value if type(mark) is _Was else None
                         if type(was) is float or type(was) is int:
-                            child -= precision.to_wire(was)  # the change since the baseline
+                            child -= round(was / step)  # the change since the baseline
                         else:
                             child = [_REPLACE, child]  # no number at the baseline: whole value
             out[key] = child

@@ -30,6 +30,8 @@ from protocol.codes import MessageType as T
 class Side(Enum):
     """Which end of the connection a ``Connection`` object is."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hashing is C-fast
+
     CLIENT = "client"
     SERVER = "server"
 
@@ -41,6 +43,8 @@ class Side(Enum):
 
 class ConnectionState(Enum):
     """Where a connection is in its lifecycle."""
+
+    __hash__ = object.__hash__  # the transition table is looked up for every frame
 
     CONNECTING = "connecting"
     JOINING = "joining"

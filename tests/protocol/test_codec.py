@@ -188,6 +188,17 @@ def test_the_decoder_buffers_a_partial_frame_until_it_completes() -> None:
     assert (decoder.messages(), decoder.buffered) == ([Join(1, "abc")], 0)
 
 
+def test_whole_single_frames_never_build_the_streaming_buffer() -> None:
+    decoder = FrameDecoder()
+    for seq in range(1, 50):
+        decoder.feed(encode(Input(seq, {"dx": 0.5})))
+    assert len(decoder.messages()) == 49
+    assert decoder._unpacker is None  # a connection that only sends whole frames stays small
+    decoder.feed(encode(Ack(1)) + encode(Ack(2)))  # two frames in one message: streaming
+    assert decoder.messages() == [Ack(1), Ack(2)]
+    assert decoder._unpacker is not None
+
+
 def test_messages_hands_each_message_out_once() -> None:
     decoder = FrameDecoder()
     decoder.feed(encode(Ack(1)))
