@@ -37,7 +37,6 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from game_server.backends import MemoryBackend, RegistryBackend
-from game_server.backends.redis import RedisBackend
 from game_server.clock import Clock, MonotonicClock
 from game_server.errors import MatchmakeError, SeatInvalidError
 from game_server.fastsocket import GameSocketServer
@@ -176,6 +175,9 @@ def make_backend(settings: Settings) -> RegistryBackend:
     """The registry backend ``settings`` ask for: Redis when ``redis_url`` is set, else memory."""
     if not settings.redis_url:
         return MemoryBackend()
+    # Imported here: redis-py costs a one-process server 7 MB of memory it would never use.
+    from game_server.backends.redis import RedisBackend  # noqa: PLC0415
+
     return RedisBackend.from_url(
         settings.redis_url,
         prefix=settings.redis_prefix,

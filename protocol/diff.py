@@ -43,7 +43,6 @@ from protocol.tracked import (
     TrackedList,
     TrackedMap,
     _ListDirty,
-    _Was,
     to_plain,
 )
 
@@ -245,9 +244,8 @@ def _map_delta(
                     step = precision.step
                     child = round(child / step)
                     if precision.relative:
-                        was = mark.value if type(mark) is _Was else None
-                        if type(was) is float or type(was) is int:
-                            child -= round(was / step)  # the change since the baseline
+                        if type(mark) is float or type(mark) is int:  # the value at the baseline
+                            child -= round(mark / step)  # the change since the baseline
                         else:
                             child = [_REPLACE, child]  # no number at the baseline: whole value
             out[key] = child
@@ -274,8 +272,9 @@ def _merge(older: Any, newer: Any) -> Any:
     """The union of two dirty nodes, as a new node (neither input is modified)."""
     if older is True or newer is True:
         return True
-    if type(older) is _Was:
-        return older if type(newer) is _Was else True  # keep the value at the older baseline
+    kind = type(older)
+    if kind is float or kind is int:  # a relative number's value at the older baseline: keep it
+        return older if type(newer) is float or type(newer) is int else True
     if type(older) is dict and type(newer) is dict:
         out = dict(older)
         for key, mark in newer.items():

@@ -3,9 +3,10 @@
 ``TrackedMap`` (a ``dict``) and ``TrackedList`` (a ``list``) are what room state is made of, so
 game code reads them at C speed and writes them like any dict or list. Each write marks, in the
 current tick's *dirty tree*, what it touched: ``True`` for a key to resend whole, a nested dict for
-a map changed in place, a ``_ListDirty`` for a list edited in place, and ``_Was(old)`` for a
-relative quantised number (its value at the baseline). ``protocol.diff.StateTracker`` owns the
-tree and renders it into deltas.
+a map changed in place, a ``_ListDirty`` for a list edited in place, and for a relative
+quantised number its value at the baseline (a plain int or float: ``True``, a bool, never
+stands for a number here). ``protocol.diff.StateTracker`` owns the tree and renders it into
+deltas.
 
 Must never: encode, decode, or know about connections; values are normalised here (declared
 precision applied, containers copied into tracked ones) and refused with StateError when state
@@ -41,15 +42,6 @@ class _ListDirty:
     def __init__(self) -> None:
         self.items: dict[int, Any] = {}
         self.tail: int | None = None
-
-
-class _Was:
-    """Dirty mark of a relative quantised field: its value before the first change."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
 
 
 DirtyNode = dict[Any, Any] | _ListDirty
@@ -226,8 +218,10 @@ class TrackedMap(dict[str, Any], _Tracked):
                     if not relative:
                         node[key] = True  # type: ignore[index]
                     elif key not in node:  # type: ignore[operator]
-                        node[key] = _Was(old)  # type: ignore[index]
-                        # ^ the value at the baseline: a PATCH sends the change since it
+                        # The number at the baseline (a PATCH sends the change since it); True
+                        # when there was none (the value then travels whole).
+                        old_kind = type(old)
+                        node[key] = old if old_kind is float or old_kind is int else True  # type: ignore[index]
             return
         old = dict.get(self, key, _MISSING)
         if old is value and type(value) in _SCALARS:

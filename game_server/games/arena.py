@@ -36,9 +36,10 @@ class Arena(Room):
 
     max_clients = 10
     tick_rate = 20.0
-    state_history = 20
-    """A second of changes: every NPC moves within 5 ticks, so a patch from an older baseline
-    is about as big as the full state that replaces it (and the ring costs memory per room)."""
+    state_history = 10
+    """Half a second of changes: every NPC moves within 5 ticks, so a patch from an older
+    baseline is about as big as the full state that replaces it (and the ring costs memory in
+    every room)."""
     state_precision = {  # noqa: RUF012
         "players.*.x": POSITION,
         "players.*.y": POSITION,
