@@ -210,9 +210,7 @@ _LIST = int(PatchOp.LIST)
 
 def _entry(mark: Any, child: Any, schema: SchemaNode | None, key: str | int) -> Any:
     kind = type(child)
-    if kind is TrackedMap:
-        if type(mark) is dict:
-            return _map_delta(mark, child, None if schema is None else schema.child(key))
+    if kind is TrackedMap:  # marked whole (callers render maps changed in place themselves)
         return [_REPLACE, _wire(child, None if schema is None else schema.child(key))]
     if kind is TrackedList:
         if type(mark) is _ListDirty:
@@ -251,6 +249,8 @@ def _map_delta(
             out[key] = child
         elif child is _MISSING:
             out[key] = DELETE_ENTRY
+        elif kind is TrackedMap and type(mark) is dict:  # a map changed in place (an entity)
+            out[key] = _map_delta(mark, child, None if schema is None else schema.child(key))
         else:
             out[key] = _entry(mark, child, schema, key)
     return out
@@ -260,9 +260,14 @@ def _list_delta(mark: _ListDirty, value: TrackedList, schema: SchemaNode | None)
     length = len(value)
     tail = length if mark.tail is None else mark.tail
     entries: dict[int, Any] = {}
+    item_schema = None if schema is None else schema.wildcard  # what child(index) gives
     for index, child_mark in mark.items.items():
         if index < tail:
-            entries[index] = _entry(child_mark, value[index], schema, index)
+            item = value[index]
+            if type(item) is TrackedMap and type(child_mark) is dict:  # an entity changed
+                entries[index] = _map_delta(child_mark, item, item_schema)
+            else:
+                entries[index] = _entry(child_mark, item, schema, index)
     for index in range(tail, length):
         entries[index] = _entry(True, value[index], schema, index)
     return [_LIST, length, entries]

@@ -68,6 +68,8 @@ def check_kind(value: object, name: str = "kind") -> None:
 
 
 _SCALARS = (type(None), bool, int, float, str, bytes)
+_FLAT = frozenset({type(None), bool, float, str, bytes})
+"""Scalars that are plain whatever their value (ints need a range check)."""
 
 
 def check_plain(value: object, name: str = "payload", depth: int = 0) -> None:
@@ -87,7 +89,8 @@ def check_plain(value: object, name: str = "payload", depth: int = 0) -> None:
         for key, item in value.items():  # type: ignore[attr-defined]
             if type(key) not in (str, int):
                 raise FrameError(f"{name} has a map key that is not a string or integer")
-            check_plain(item, name, depth + 1)
+            if type(item) not in _FLAT:  # floats, strings... need no call (inputs are flat maps)
+                check_plain(item, name, depth + 1)
         return
     raise FrameError(f"{name} holds a {kind.__name__}, which is not plain data")
 

@@ -83,14 +83,15 @@ class _Tracked:
         tracker = self._tracker
         if tracker is None:
             return None
-        if self._dgen != tracker.gen:
+        gen = tracker.gen
+        if self._dgen != gen:
             parent = self._parent
-            self._dnode = (
-                tracker._dirty
-                if parent is None
-                else _child_node(parent._dirty_node(), self._key, type(self) is TrackedMap)
-            )
-            self._dgen = tracker.gen
+            if parent is None:
+                self._dnode = tracker._dirty
+            else:  # the parent's node is usually made already this tick: skip the call
+                pnode = parent._dnode if parent._dgen == gen else parent._dirty_node()
+                self._dnode = _child_node(pnode, self._key, type(self) is TrackedMap)
+            self._dgen = gen
         return self._dnode
 
     def _mark_replaced(self) -> None:

@@ -580,3 +580,15 @@ def test_a_non_string_key_in_the_initial_state_raises_state_error() -> None:
 def test_state_error_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         committed({}).state["k"] = b"x"
+
+
+def test_a_container_finds_its_dirty_node_once_per_tick() -> None:
+    tracker = StateTracker({"players": {"a": {"x": 1}}})
+    body = tracker.state["players"]["a"]
+    body["x"] = 2
+    node = body._dirty_node()
+    assert node is body._dirty_node()  # cached for the rest of the tick
+    assert node == {"x": True}
+    tracker.commit(1)
+    body["x"] = 3
+    assert body._dirty_node() is not node  # a new tick, a new node
