@@ -72,9 +72,12 @@ def _build(cls: type[Message], body: object) -> Message:
     if type(body) is not list:
         raise FrameError(f"{cls.NAME} body must be an array")
     count = len(cls.FIELDS)
-    if len(body) < count:
+    given = len(body)
+    if given == count:
+        return cls(*body)
+    if given < count:
         raise FrameError(f"{cls.NAME} needs {count} fields")
-    return cls(*body[:count])
+    return cls(*body[:count])  # fields a later version added are ignored
 
 
 class FrameDecoder:

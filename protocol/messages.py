@@ -67,30 +67,32 @@ def check_kind(value: object, name: str = "kind") -> None:
         check_str(value, name, MAX_KIND_LENGTH)
 
 
-_SCALARS = (type(None), bool, int, float, str, bytes)
 _FLAT = frozenset({type(None), bool, float, str, bytes})
 """Scalars that are plain whatever their value (ints need a range check)."""
+_KEYS = frozenset({str, int})
 
 
 def check_plain(value: object, name: str = "payload", depth: int = 0) -> None:
     """Raise FrameError unless ``value`` is a plain msgpack tree no deeper than 32 levels."""
     kind = type(value)
-    if kind in _SCALARS:
-        if kind is int and not -(2**63) <= value < 2**64:  # type: ignore[operator]
+    if kind in _FLAT:
+        return
+    if kind is int:
+        if not -(2**63) <= value < 2**64:  # type: ignore[operator]
             raise FrameError(f"{name} holds an integer out of range")
         return
     if depth >= MAX_PAYLOAD_DEPTH:
         raise FrameError(f"{name} is nested too deeply")
-    if kind is list or kind is tuple:
-        for item in value:  # type: ignore[attr-defined]
-            check_plain(item, name, depth + 1)
-        return
     if kind is dict:
         for key, item in value.items():  # type: ignore[attr-defined]
-            if type(key) not in (str, int):
+            if type(key) not in _KEYS:
                 raise FrameError(f"{name} has a map key that is not a string or integer")
             if type(item) not in _FLAT:  # floats, strings... need no call (inputs are flat maps)
                 check_plain(item, name, depth + 1)
+        return
+    if kind is list or kind is tuple:
+        for item in value:  # type: ignore[attr-defined]
+            check_plain(item, name, depth + 1)
         return
     raise FrameError(f"{name} holds a {kind.__name__}, which is not plain data")
 
