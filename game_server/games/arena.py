@@ -24,6 +24,11 @@ NPCS_PER_TICK = 20
 POSITION = Quantized(1 / 16, relative=True)
 
 
+def _clamp(position: float) -> float:
+    """``position`` kept on the field (0..FIELD)."""
+    return 0.0 if position < 0.0 else FIELD if position > FIELD else position
+
+
 def _axis(value: Any) -> float:
     """An input axis clamped to -1..1 (anything that is not a number counts as 0)."""
     if type(value) is int or type(value) is float:
@@ -100,16 +105,16 @@ class Arena(Room):
                 continue
             dx, dy = move
             if dx:
-                body["x"] = min(FIELD, max(0.0, body["x"] + dx * SPEED))
+                body["x"] = _clamp(body["x"] + dx * SPEED)
             if dy:
-                body["y"] = min(FIELD, max(0.0, body["y"] + dy * SPEED))
+                body["y"] = _clamp(body["y"] + dy * SPEED)
         npcs = self.state["npcs"]
         count = self.npc_count
         random = self.random.random  # a step in [-1, 1): 2 * random() - 1
         start = self.next_npc
         for offset in range(min(NPCS_PER_TICK, count)):
             npc = npcs[(start + offset) % count]
-            npc["x"] = min(FIELD, max(0.0, npc["x"] + 2.0 * random() - 1.0))
-            npc["y"] = min(FIELD, max(0.0, npc["y"] + 2.0 * random() - 1.0))
+            npc["x"] = _clamp(npc["x"] + 2.0 * random() - 1.0)
+            npc["y"] = _clamp(npc["y"] + 2.0 * random() - 1.0)
         if count:
             self.next_npc = (start + NPCS_PER_TICK) % count
