@@ -71,6 +71,9 @@ class _Lane:
                 self.idle = None
                 continue
             await clock.sleep_until(heap[0][0])
+            # One pass of the event loop first: inputs that arrived by the deadline but were not
+            # read yet (the loop was busy) make this tick instead of the next one.
+            await asyncio.sleep(0)
             now = clock.now()
             while heap and heap[0][0] <= now:
                 loop = heapq.heappop(heap)[2]
