@@ -108,13 +108,18 @@ class Arena(Room):
                 body["x"] = _clamp(body["x"] + dx * SPEED)
             if dy:
                 body["y"] = _clamp(body["y"] + dy * SPEED)
-        npcs = self.state["npcs"]
         count = self.npc_count
-        random = self.random.random  # a step in [-1, 1): 2 * random() - 1
+        if not count:
+            return
+        npcs = self.state["npcs"]
         start = self.next_npc
-        for offset in range(min(NPCS_PER_TICK, count)):
-            npc = npcs[(start + offset) % count]
-            npc["x"] = _clamp(npc["x"] + 2.0 * random() - 1.0)
-            npc["y"] = _clamp(npc["y"] + 2.0 * random() - 1.0)
-        if count:
-            self.next_npc = (start + NPCS_PER_TICK) % count
+        block = npcs[start : start + NPCS_PER_TICK]  # the same NPC maps, in a plain list
+        if len(block) < NPCS_PER_TICK:
+            block += npcs[: min(count, NPCS_PER_TICK) - len(block)]  # wrapped around
+        random = self.random.random  # a step in [-1, 1): 2 * random() - 1
+        for npc in block:
+            x = npc["x"] + 2.0 * random() - 1.0
+            npc["x"] = 0.0 if x < 0.0 else FIELD if x > FIELD else x
+            y = npc["y"] + 2.0 * random() - 1.0
+            npc["y"] = 0.0 if y < 0.0 else FIELD if y > FIELD else y
+        self.next_npc = (start + NPCS_PER_TICK) % count
