@@ -53,17 +53,28 @@ _BINARY = WSMsgType.BINARY
 _TEXT = WSMsgType.TEXT
 
 
-class FastSession(EdgeSession):
-    """One picows connection. Writes happen in ``wake()``, synchronously and never blocking."""
+class FastSession(EdgeSession, WSListener):
+    """One picows connection, and its listener: picows calls ``on_ws_frame`` and the rest on it
+    directly. Writes happen in ``wake()``, synchronously and never blocking."""
 
-    def __init__(self, server: ServerState, room_id: str, subprotocol: str | None) -> None:
-        super().__init__(server, room_id, subprotocol)
+    def __init__(
+        self,
+        server: ServerState,
+        room_id: str,
+        subprotocol: str | None,
+        sessions: set[FastSession] | None = None,
+    ) -> None:
+        EdgeSession.__init__(self, server, room_id, subprotocol)
+        WSListener.__init__(self)
+        self.sessions: set[FastSession] = set() if sessions is None else sessions
+        """The server's open sessions: this one is in it while its socket is connected."""
         self.transport: WSTransport | None = None
         self.paused = False
         self.closed_at: float | None = None
         self._flushing = False
         self._again = False
         self._fragments: list[bytes] = []
+        self._binary_only = not self.connection.is_json
 
     def wake(self) -> None:
         """Write every frame due now, then the close if one is pending."""
@@ -101,8 +112,35 @@ class FastSession(EdgeSession):
         finally:
             self._flushing = False
 
+    # -- picows callbacks -------------------------------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self.sessions.add(self)
+        self.server.metrics.sockets_open += 1
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is _BINARY and frame.fin and self._binary_only and not self._fragments:
+            self.receive(frame.get_payload_as_bytes())  # the hot path: one whole binary message
+        else:
+            self.on_frame(frame)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.sessions.discard(self)
+        self.server.metrics.sockets_open -= 1
+        self.transport = None
+        self.finish()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.wake()
+
     def on_frame(self, frame: WSFrame) -> None:
-        """One WebSocket frame from the peer (called by the listener)."""
+        """One WebSocket frame from the peer, of any kind (``on_ws_frame`` takes the common case
+        itself)."""
         kind = frame.msg_type
         if kind is _BINARY or kind is _TEXT or kind is WSMsgType.CONTINUATION:
             if not frame.fin or self._fragments:
@@ -131,37 +169,6 @@ class FastSession(EdgeSession):
             if transport is not None and not transport.is_close_frame_sent:
                 transport.send_close(code)
                 transport.disconnect()
-
-
-class _Listener(WSListener):
-    """picows callbacks, forwarded to a FastSession."""
-
-    def __init__(self, session: FastSession, sessions: set[FastSession]) -> None:
-        super().__init__()
-        self.session = session
-        self.sessions = sessions
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.session.transport = transport
-        self.sessions.add(self.session)
-        self.session.server.metrics.sockets_open += 1
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        self.session.on_frame(frame)
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        session = self.session
-        self.sessions.discard(session)
-        session.server.metrics.sockets_open -= 1
-        session.transport = None
-        session.finish()
-
-    def pause_writing(self) -> None:
-        self.session.paused = True
-
-    def resume_writing(self) -> None:
-        self.session.paused = False
-        self.session.wake()
 
 
 class GameSocketServer:
@@ -204,11 +211,10 @@ class GameSocketServer:
             )
         offered = headers.get("Sec-WebSocket-Protocol", "")
         chosen = choose_subprotocol(offered.split(",")) if offered else None
-        session = FastSession(self.server, path[len("/ws/") :], chosen)
+        session = FastSession(self.server, path[len("/ws/") :], chosen, self.sessions)
         extra = {"Sec-WebSocket-Protocol": chosen} if chosen else None
         return WSUpgradeResponseWithListener(
-            WSUpgradeResponse.create_101_response(extra_headers=extra),
-            _Listener(session, self.sessions),
+            WSUpgradeResponse.create_101_response(extra_headers=extra), session
         )
 
     async def start(self) -> int:
