@@ -145,6 +145,12 @@ class EdgeSession:
             self.server.metrics.protocol_errors += 1
             self.close(CloseCode.MESSAGE_TOO_BIG, f"message exceeds {limit} bytes")
             return
+        client = self.client
+        if client is not None and type(data) is bytes and client.connection is conn:
+            fields = conn.receive_input(data)  # the hot path: one INPUT from a joined player
+            if fields is not None:
+                client.room._take_input(client, fields[0], fields[1])
+                return
         try:
             conn.receive_data(data)
         except RemoteProtocolError:

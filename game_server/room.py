@@ -462,13 +462,18 @@ class Room:
                 self._events.append(("leave", client, True))
 
     def _queue_input(self, client: Client, message: Input) -> None:
+        self._take_input(client, message.seq, message.payload)
+
+    def _take_input(self, client: Client, seq: int, payload: Any) -> None:
+        """Queue input ``seq`` of ``client`` for the next tick (the transport's fast path calls
+        this with a decoded INPUT's fields)."""
         if client.role is Role.SPECTATOR:
             client.error(ErrorCode.NOT_ALLOWED, "spectators cannot send input")
             return
-        if message.seq <= client.received_seq:
+        if seq <= client.received_seq:
             return  # a re-sent input already accepted (reconnection): apply once
-        if self._queue(client, ("input", client, message.seq, message.payload)):
-            client.received_seq = message.seq  # a dropped input was not accepted
+        if self._queue(client, ("input", client, seq, payload)):
+            client.received_seq = seq  # a dropped input was not accepted
 
     def _queue(self, client: Client, event: Event) -> bool:
         """Queue ``event`` unless ``client``'s backlog is full (then count the drop). Returns

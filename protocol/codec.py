@@ -22,7 +22,14 @@ import msgpack
 
 from protocol.codes import CloseCode, MessageType
 from protocol.errors import FrameError, LocalProtocolError
-from protocol.messages import MESSAGE_CLASSES, MESSAGE_NAMES, Message
+from protocol.messages import (
+    MESSAGE_CLASSES,
+    MESSAGE_NAMES,
+    Message,
+    PlainValue,
+    check_plain,
+    check_uint,
+)
 
 DEFAULT_MAX_SIZE: Final = 4 * 1024
 """Largest frame a server accepts from a client, in bytes (JSON: in characters)."""
@@ -55,6 +62,30 @@ def encode_json(message: Message) -> str:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise LocalProtocolError(f"{message.NAME} cannot travel as json: {exc}") from None
+
+
+_INPUT: Final = int(MessageType.INPUT)
+
+
+def decode_input(data: bytes) -> tuple[int, PlainValue] | None:
+    """``(seq, payload)`` when ``data`` is exactly one valid INPUT frame, else None.
+
+    The fast path for the commonest frame a server receives: no message object is built. The
+    checks are ``Input``'s own, and None means "decode it the usual way" (``FrameDecoder`` then
+    accepts or refuses it exactly as it always does), never "refused".
+    """
+    if len(data) < 2 or data[0] != _INPUT:
+        return None
+    try:
+        body = _unpackb(memoryview(data)[1:])
+        if type(body) is not list or len(body) != 2:
+            return None
+        seq, payload = body
+        check_uint(seq, "seq")
+        check_plain(payload)
+    except Exception:
+        return None
+    return seq, payload
 
 
 def build_message(type_code: object, body: object) -> Message:

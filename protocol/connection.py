@@ -28,6 +28,7 @@ from protocol.codec import (
     DEFAULT_MAX_SIZE,
     FrameDecoder,
     StateFrame,
+    decode_input,
     decode_json,
     encode,
     encode_json,
@@ -136,6 +137,20 @@ class Connection:
         except RemoteProtocolError as exc:
             self._fail(exc)
             raise
+
+    def receive_input(self, data: bytes) -> tuple[int, PlainValue] | None:
+        """The server's fast path for one WebSocket message holding exactly one valid INPUT
+        while joined: returns its ``(seq, payload)`` (an INPUT changes no state, so nothing else
+        is recorded and no event is queued). Returns None for anything else: then feed ``data``
+        to ``receive_data``, which accepts or refuses it as it always does."""
+        if (
+            self.state is not ConnectionState.JOINED
+            or self.side is not Side.SERVER
+            or self.is_json
+            or self._decoder.buffered
+        ):
+            return None
+        return decode_input(data)
 
     def _receive_binary(self, data: bytes) -> None:
         # Frames decoded before a bad frame pass through the transition table like any other:

@@ -24,6 +24,7 @@ from protocol.codec import (
     DEFAULT_MAX_SIZE,
     FrameDecoder,
     decode,
+    decode_input,
     decode_json,
     encode,
     encode_json,
@@ -446,3 +447,22 @@ def test_a_json_nesting_bomb_is_invalid_json() -> None:
     with pytest.raises(FrameError) as info:
         decode_json(text, CLIENT_MAX_SIZE)
     assert (info.value.message, info.value.close_code) == ("invalid json", PROTOCOL)
+
+
+# -- the server's input fast path agrees with the general decoder ---------------------------------
+
+
+@fast
+@given(
+    data=st.one_of(
+        ANY_MESSAGE.map(encode),
+        st.lists(ANY_MESSAGE, min_size=2, max_size=3).map(lambda ms: b"".join(map(encode, ms))),
+        st.binary(max_size=64).map(lambda tail: bytes((MessageType.INPUT,)) + tail),
+        st.binary(max_size=64),
+    )
+)
+def test_decode_input_agrees_with_the_decoder_whenever_it_answers(data: bytes) -> None:
+    fields = decode_input(data)
+    if fields is None:
+        return
+    assert decode(data) == [Input(*fields)]  # a FrameError here would be the bug

@@ -526,3 +526,55 @@ def test_send_shared_obeys_the_transition_table() -> None:
     with pytest.raises(LocalProtocolError, match=r"^the server cannot send message while joining$"):
         server.send_shared(message, encode(message))
     assert server.data_to_send() == []
+
+
+# -- the server's input fast path -----------------------------------------------------------------
+
+
+def test_receive_input_returns_a_lone_input_and_records_nothing() -> None:
+    client, server = joined_pair()
+    client.send_input(7, {"dx": 0.5, "dy": -1})
+    (frame,) = client.data_to_send()
+    assert server.receive_input(frame) == (7, {"dx": 0.5, "dy": -1})  # type: ignore[arg-type]
+    assert server.state is S.JOINED
+    assert server.events_received() == []
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        encode(Ack(3)),  # another message type
+        encode(Input(1, None)) + encode(Ack(1)),  # two frames in one message
+        encode(Input(1, None))[:-1],  # a partial frame
+        b"\x04",  # a type byte alone
+        bytes((MessageType.INPUT,)) + msgpack.packb([1, None, "later"]),  # a field it ignores
+        bytes((MessageType.INPUT,)) + msgpack.packb({"seq": 1}),  # not an array
+        bytes((MessageType.INPUT,)) + msgpack.packb([-1, None]),  # a bad seq
+        bytes((MessageType.INPUT,)) + msgpack.packb([1, nested(40)]),  # too deep
+        bytes((MessageType.INPUT,)) + b"\xc1",  # not msgpack
+    ],
+)
+def test_receive_input_leaves_anything_else_to_receive_data(frame: bytes) -> None:
+    _, server = joined_pair()
+    assert server.receive_input(frame) is None
+    assert server.state is S.JOINED
+
+
+def test_receive_input_only_serves_a_joined_msgpack_server() -> None:
+    frame = encode(Input(1, {"dx": 1}))
+    for conn in (
+        connection_in(S.JOINING, Side.SERVER),
+        connection_in(S.JOINED, Side.CLIENT),
+        connection_in(S.JOINED, Side.SERVER, SUBPROTOCOL_JSON),
+    ):
+        assert conn.receive_input(frame) is None
+    _, server = joined_pair()
+    server.receive_data(encode(Ack(1))[:1])  # a frame begun and not finished
+    assert server.receive_input(frame) is None
