@@ -8,8 +8,10 @@ loop and picows's framing. This benchmark leaves those out to show what our code
 rooms of 10 players, each player a real ``FastSession`` (the picows transport's session, so the
 edge rules, the sans-I/O ``Connection``, the registry and the rooms are the production ones)
 whose socket is a stand-in that only counts the frames written. Each tick every player's input
-frame goes through ``on_frame`` (every tenth tick an ACK too), then every room ticks through its
-``TickLoop`` and writes each member's state frame. Time is this process's CPU time.
+frame enters through ``on_ws_frame``, as picows delivers it (every tenth tick an ACK too), then
+every room ticks through its ``TickLoop`` and writes each member's state frame. Time is this
+process's CPU time; the garbage collector is tuned as the run command tunes it (``tune_gc``),
+and restored afterwards.
 
 Rows: ``receive`` (inputs and acks through the edge into the room), ``tick`` (the room ticks:
 inputs applied, ``update``, commit), ``publish`` (the shared patch built once per room and each
@@ -42,6 +44,7 @@ from game_server.fastsocket import FastSession
 from game_server.games.arena import Arena
 from game_server.registry import RoomRegistry
 from game_server.room import Room
+from game_server.serve import tune_gc
 from game_server.settings import Settings
 from protocol.codec import encode
 from protocol.codes import PROTOCOL_VERSION
@@ -140,10 +143,12 @@ async def _measure(
             clock._now = now  # time passes for the edge's rate limit; no sleeper is woken
             started = cpu()
             for index, session in enumerate(sessions):
-                session.on_frame(inputs[index & 7][tick])  # type: ignore[arg-type]
+                socket = session.transport
+                session.on_ws_frame(socket, inputs[index & 7][tick])  # type: ignore[arg-type]
                 client = session.client
                 if tick % ACK_EVERY == 0 and client is not None:
-                    session.on_frame(Frame(encode(Ack(client.sent_tick))))  # type: ignore[arg-type]
+                    ack = Frame(encode(Ack(client.sent_tick)))
+                    session.on_ws_frame(socket, ack)  # type: ignore[arg-type]
             received = cpu()
             for loop in loops:
                 loop.run_due(now)
@@ -201,11 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     before = gc.get_threshold()
-    if args.gc_threshold > 0:
-        gc.set_threshold(args.gc_threshold, *before[1:])
+    tune_gc(args.gc_threshold)
     try:
         report = measure(args.rooms, args.players, args.ticks, args.warmup, args.profile)
     finally:
+        gc.unfreeze()
         gc.set_threshold(*before)
     report.update(
         benchmark="server_path",

@@ -65,20 +65,22 @@ class TickLoop:
         self._stopped = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        self._finish()
+        self.finish()
 
     @property
     def stopped(self) -> bool:
         """True once ``stop()`` was called or the room is disposed: no tick runs any more."""
         return self._stopped or self.room.disposed
 
-    def _attach(self) -> asyncio.Future[None]:
-        """Called by the scheduler that will drive this loop: the future it completes."""
+    def attach(self) -> asyncio.Future[None]:
+        """For a ``TickScheduler`` that will drive this loop instead of ``start()``: the future
+        that ``finish()`` completes (made on the running event loop)."""
         if self.finished is None:
             self.finished = asyncio.get_running_loop().create_future()
         return self.finished
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """Complete ``finished`` (the driving scheduler calls it when the loop leaves it)."""
         if self.finished is not None and not self.finished.done():
             self.finished.set_result(None)
 

@@ -17,7 +17,10 @@ first deadline lies a whole interval ahead, never before a deadline already in t
 are at most an interval ahead). The lane therefore sleeps until its earliest deadline without
 being woken by additions, except when it was empty.
 
-Must never: hold game logic, await a client, or let one room's failure stop another's ticks.
+Owns: the lanes (a task and a heap each) and when each loop's ``run_due`` is called. Must never:
+hold game logic, await a client, or let one room's failure stop another's ticks (a loop that
+raises is logged and its room disposed with INTERNAL_ERROR; a lane that dies is logged and
+replaced at the next ``add``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import math
 
 from game_server.clock import Clock, TickSchedule
 from game_server.loop import TickLoop
+from protocol.codes import CloseCode
 
 logger = logging.getLogger("game_server.scheduler")
 
@@ -51,6 +55,7 @@ class _Lane:
         self.task = asyncio.get_running_loop().create_task(
             self.run(), name=f"ticks:{1 / interval:g}Hz"
         )
+        self.task.add_done_callback(_log_lane_failure)
 
     def add(self, loop: TickLoop) -> None:
         now = self.clock.now()
@@ -71,25 +76,40 @@ class _Lane:
                 self.idle = None
                 continue
             await clock.sleep_until(heap[0][0])
-            # One pass of the event loop first: inputs that arrived by the deadline but were not
-            # read yet (the loop was busy) make this tick instead of the next one.
+            # One pass of the event loop first: on the fast socket, whose frames reach the
+            # room synchronously, inputs that arrived by the deadline but were not read yet
+            # (the loop was busy) make this tick instead of the next one.
             await asyncio.sleep(0)
-            now = clock.now()
-            while heap and heap[0][0] <= now:
+            due = clock.now()  # the batch: loops due by now, each run once, then a yield
+            while heap and heap[0][0] <= due:
                 loop = heapq.heappop(heap)[2]
                 if loop.stopped:
-                    loop._finish()
+                    loop.finish()
                     continue
                 try:
-                    loop.run_due(now)
+                    loop.run_due(clock.now())  # each room's own start time, for its lateness
                 except Exception:
                     logger.exception("tick loop of room %s failed", loop.room.room_id)
-                    loop._finish()
+                    _dispose_quietly(loop)
+                    loop.finish()
                     continue
                 if loop.stopped:
-                    loop._finish()
+                    loop.finish()
                 else:
                     heapq.heappush(heap, (loop.schedule.next_deadline, next(self.order), loop))
+
+
+def _dispose_quietly(loop: TickLoop) -> None:
+    """A room whose loop failed would be frozen but still joinable: close it instead."""
+    try:
+        loop.room._dispose(CloseCode.INTERNAL_ERROR, "internal error")
+    except Exception:
+        logger.exception("room %s: disposing after a loop failure raised", loop.room.room_id)
+
+
+def _log_lane_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("tick lane %s failed", task.get_name(), exc_info=task.exception())
 
 
 class TickScheduler:
@@ -106,10 +126,10 @@ class TickScheduler:
     def add(self, loop: TickLoop) -> asyncio.Future[None]:
         """Start ticking ``loop`` (its schedule restarts on its lane's grid); returns the future
         that completes when it stops."""
-        finished = loop._attach()
+        finished = loop.attach()
         interval = loop.schedule.interval
         lane = self._lanes.get(interval)
-        if lane is None:
+        if lane is None or lane.task.done():  # a lane that died (logged) is replaced
             lane = self._lanes[interval] = _Lane(self.clock, interval, self.slots)
         lane.add(loop)
         return finished
@@ -126,7 +146,7 @@ class TickScheduler:
         for lane in lanes:
             lane.task.cancel()
         for lane in lanes:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # or died (logged)
                 await lane.task
             for _, _, loop in lane.heap:
-                loop._finish()
+                loop.finish()

@@ -11,8 +11,9 @@ clients closed with MAY_TRY_RECONNECT (4003), to continue in another process.
 live in one process, so clients must reach the very process that hosts theirs: a reverse proxy
 routes by process address, see docs/howto/scale.md); they share one Redis.
 
-Owns: the uvicorn configuration (permessage-deflate off for game frames, pings, frame cap) and
-the shutdown sequence. Must never: hold game or protocol logic.
+Owns: the uvicorn configuration (permessage-deflate off for game frames, pings, frame cap), the
+shutdown sequence, and the process's garbage-collector tuning (``tune_gc``). Must never: hold
+game or protocol logic.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def tune_gc(threshold: int) -> None:
     collector's reach, and collect the youngest generation every ``threshold`` allocations
     instead of Python's 700. Room state changes allocate many short-lived, acyclic containers
     that reference counting frees; the collector's frequent passes over them, and over the
-    rooms' change history, cost a server about 7 % of its time (docs/performance.md). 0 leaves
-    the collector as it is."""
+    rooms' change history, cost about 7 % of the server's Python path (``bench.server_path``,
+    docs/performance.md). 0 leaves the collector as it is."""
     if threshold <= 0:
         return
     gc.collect()

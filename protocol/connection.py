@@ -231,10 +231,11 @@ class Connection:
         if target is None:
             target = self._next(message_type, message_type.name.lower())  # raises
         if self.is_json:
-            self._queue(target, encode_json(frame.to_message(last_seq)))
+            data: bytes | str = encode_json(frame.to_message(last_seq))
         else:
-            self.state = target
-            self._outgoing.append(frame.for_member(last_seq))
+            data = frame.for_member(last_seq)
+        self.state = target  # only once the frame is encoded, as in _queue
+        self._outgoing.append(data)
 
     def data_to_send(self) -> list[bytes | str]:
         """Frames queued since the last call: send each as one WebSocket message, in order."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from game_server.client import Client
+from game_server.client import Client, ClientStatus
 from game_server.room import Room
 from protocol.schema import Quantized
 
@@ -98,7 +98,7 @@ class Arena(Room):
         players = self.state["players"]
         for client in self.clients.values():  # spectators and reserved seats have no input
             move = client.input
-            if move is None:
+            if move is None or client.status is ClientStatus.LEFT:  # kicked in this tick
                 continue
             body = players.get(client.session_id)
             if body is None:

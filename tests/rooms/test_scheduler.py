@@ -10,6 +10,7 @@ import pytest
 
 from game_server.clock import ManualClock
 from game_server.loop import TickLoop
+from game_server.metrics import Histogram
 from game_server.room import Room
 from game_server.scheduler import TickScheduler
 
@@ -181,6 +182,7 @@ def test_a_failing_loop_is_logged_and_others_keep_ticking(
             await tick_for(clock, 3)
         assert finished.done()
         assert broken.tick == 1
+        assert broken.disposed  # closed with INTERNAL_ERROR, not left frozen and joinable
         assert kept.tick == 3
         assert "tick loop of room broken failed" in caplog.text
         await scheduler.close()
@@ -225,3 +227,56 @@ def test_close_finishes_the_loops_still_running() -> None:
 def test_slots_must_be_positive() -> None:
     with pytest.raises(ValueError, match="slots must be at least 1"):
         TickScheduler(ManualClock(), slots=0)
+
+
+class BrokenClock(ManualClock):
+    """A clock whose sleeps fail once ``broken`` is set (what would kill a lane's task)."""
+
+    broken = False
+
+    async def sleep_until(self, deadline: float) -> None:
+        if self.broken:
+            raise RuntimeError("clock failed")
+        await super().sleep_until(deadline)
+
+
+def test_a_lane_that_dies_is_logged_and_replaced(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        clock = BrokenClock()
+        scheduler = TickScheduler(clock)
+        first = started(name="first")
+        scheduler.add(TickLoop(first, clock))
+        clock.broken = True
+        with caplog.at_level(logging.ERROR, logger="game_server.scheduler"):
+            await tick_for(clock, 1)
+        assert "tick lane ticks:16Hz failed" in caplog.text
+        clock.broken = False
+        second = started(name="second")
+        scheduler.add(TickLoop(second, clock))  # a fresh lane
+        await tick_for(clock, 2)
+        assert second.tick == 2
+        await scheduler.close()  # the dead lane's error does not escape
+
+    asyncio.run(scenario())
+
+
+def test_each_room_in_a_batch_reports_its_own_lateness() -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = TickScheduler(clock)
+        lateness = Histogram([0.001, 0.01, 0.1])
+
+        class Slow(Ticker):
+            def update(self, dt: float) -> None:
+                clock.advance(0.02)  # each tick takes 20 ms of the clock
+
+        loops = [TickLoop(started(Slow, f"s{n}"), clock, lateness=lateness) for n in range(3)]
+        for loop in loops:
+            scheduler.add(loop)
+        clock.set(INTERVAL)
+        await clock.settle()
+        assert lateness.count == 3
+        assert lateness.max == pytest.approx(0.04)  # the third started 40 ms late
+        await scheduler.close()
+
+    asyncio.run(scenario())
