@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -35,6 +36,23 @@ def started(cls: type[Room] = Ticker, name: str = "t") -> Room:
     return room
 
 
+Scenario = Callable[[ManualClock, TickScheduler], Awaitable[None]]
+
+
+def run(scenario: Scenario, clock: ManualClock | None = None, *, slots: int = 10) -> None:
+    """Run ``scenario`` with a scheduler on ``clock`` (a fresh ManualClock), closed after it."""
+    manual = clock or ManualClock()
+
+    async def main() -> None:
+        scheduler = TickScheduler(manual, slots=slots)
+        try:
+            await scenario(manual, scheduler)
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
+
+
 async def tick_for(clock: ManualClock, intervals: int, step: float = INTERVAL) -> None:
     for _ in range(intervals):
         clock.advance(step)
@@ -42,9 +60,7 @@ async def tick_for(clock: ManualClock, intervals: int, step: float = INTERVAL) -
 
 
 def test_one_task_ticks_every_room_of_a_rate() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         rooms = [started(name=f"r{n}") for n in range(50)]
         before = len(asyncio.all_tasks())
         for room in rooms:
@@ -53,30 +69,24 @@ def test_one_task_ticks_every_room_of_a_rate() -> None:
         assert scheduler.lanes == 1
         await tick_for(clock, RATE)
         assert [room.tick for room in rooms] == [RATE] * 50
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_each_tick_rate_gets_its_own_lane() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         fast, slow = started(), started(SlowTicker, "slow")
         scheduler.add(TickLoop(fast, clock))
         scheduler.add(TickLoop(slow, clock))
         assert scheduler.lanes == 2
         await tick_for(clock, RATE)
         assert (fast.tick, slow.tick) == (RATE, RATE // 4)
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_a_room_starts_on_the_next_grid_point() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock, slots=4)  # grid of INTERVAL / 4
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:  # grid: INTERVAL/4
         clock.advance(INTERVAL / 8)  # between grid points
         room = started()
         loop = TickLoop(room, clock)
@@ -89,28 +99,22 @@ def test_a_room_starts_on_the_next_grid_point() -> None:
         clock.set(INTERVAL / 4 + INTERVAL)
         await clock.settle()
         assert room.tick == 1
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario, slots=4)
 
 
 def test_rooms_on_the_same_grid_point_share_their_deadlines() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         loops = [TickLoop(started(name=f"r{n}"), clock) for n in range(3)]
         for loop in loops:
             scheduler.add(loop)
         assert len({loop.schedule.next_deadline for loop in loops}) == 1
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_stop_finishes_the_loop_at_once_and_the_room_ticks_no_more() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         room, other = started(), started(name="other")
         loop = TickLoop(room, clock)
         finished = scheduler.add(loop)
@@ -122,15 +126,12 @@ def test_stop_finishes_the_loop_at_once_and_the_room_ticks_no_more() -> None:
         await tick_for(clock, 3)
         assert (room.tick, other.tick) == (2, 5)
         assert not room.disposed
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_a_disposed_room_leaves_its_lane() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         room = Room(room_id="empty", settings={"tick_rate": RATE})  # auto_dispose: nobody comes
         room._start()
         kept = started(name="kept")
@@ -141,15 +142,12 @@ def test_a_disposed_room_leaves_its_lane() -> None:
         assert room.tick == 1
         assert finished.done()
         assert kept.tick == 3
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_a_room_disposed_from_outside_finishes_at_its_next_deadline() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         room = started()
         finished = scheduler.add(TickLoop(room, clock))
         await tick_for(clock, 1)
@@ -158,17 +156,14 @@ def test_a_room_disposed_from_outside_finishes_at_its_next_deadline() -> None:
         await tick_for(clock, 1)
         assert finished.done()
         assert room.tick == 1
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_a_failing_loop_is_logged_and_others_keep_ticking(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         broken, kept = started(name="broken"), started(name="kept")
         loop = TickLoop(broken, clock)
 
@@ -185,15 +180,12 @@ def test_a_failing_loop_is_logged_and_others_keep_ticking(
         assert broken.disposed  # closed with INTERNAL_ERROR, not left frozen and joinable
         assert kept.tick == 3
         assert "tick loop of room broken failed" in caplog.text
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_an_emptied_lane_waits_and_wakes_for_the_next_room() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         first = TickLoop(started(name="first"), clock)
         scheduler.add(first)
         await tick_for(clock, 1)
@@ -203,15 +195,12 @@ def test_an_emptied_lane_waits_and_wakes_for_the_next_room() -> None:
         scheduler.add(TickLoop(room, clock))
         await tick_for(clock, 2)
         assert room.tick == 2
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_close_finishes_the_loops_still_running() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         room = started()
         finished = scheduler.add(TickLoop(room, clock))
         await tick_for(clock, 1)
@@ -221,7 +210,7 @@ def test_close_finishes_the_loops_still_running() -> None:
         await tick_for(clock, 2)
         assert room.tick == 1
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_slots_must_be_positive() -> None:
@@ -241,9 +230,8 @@ class BrokenClock(ManualClock):
 
 
 def test_a_lane_that_dies_is_logged_and_replaced(caplog: pytest.LogCaptureFixture) -> None:
-    async def scenario() -> None:
-        clock = BrokenClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
+        assert isinstance(clock, BrokenClock)
         first = started(name="first")
         scheduler.add(TickLoop(first, clock))
         clock.broken = True
@@ -254,16 +242,13 @@ def test_a_lane_that_dies_is_logged_and_replaced(caplog: pytest.LogCaptureFixtur
         second = started(name="second")
         scheduler.add(TickLoop(second, clock))  # a fresh lane
         await tick_for(clock, 2)
-        assert second.tick == 2
-        await scheduler.close()  # the dead lane's error does not escape
+        assert second.tick == 2  # and closing (by run) does not raise the dead lane's error
 
-    asyncio.run(scenario())
+    run(scenario, BrokenClock())
 
 
 def test_each_room_in_a_batch_reports_its_own_lateness() -> None:
-    async def scenario() -> None:
-        clock = ManualClock()
-        scheduler = TickScheduler(clock)
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
         lateness = Histogram([0.001, 0.01, 0.1])
 
         class Slow(Ticker):
@@ -277,6 +262,5 @@ def test_each_room_in_a_batch_reports_its_own_lateness() -> None:
         await clock.settle()
         assert lateness.count == 3
         assert lateness.max == pytest.approx(0.04)  # the third started 40 ms late
-        await scheduler.close()
 
-    asyncio.run(scenario())
+    run(scenario)
