@@ -183,6 +183,7 @@ def restore_room(data: bytes) -> Room:
     for saved_client in saved["clients"]:
         client = _restore_client(room, saved_client)
         room.clients[client.session_id] = client
+        room.seats_version += 1
     for kind, session_id, *rest in saved["events"]:
         client = room.clients[session_id]
         if kind in ("input", "message", "request"):

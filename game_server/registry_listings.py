@@ -56,6 +56,10 @@ class Listings:
     def refresh(self, hosted: HostedRoom) -> None:
         """Queue the room's listing if its fingerprint changed since it was last queued."""
         room = hosted.room
+        seen = (room.seats_version, room.max_clients, room.locked, room.private)
+        if seen == hosted.seen and room.metadata == hosted.metadata:
+            return  # the common case, after every tick: nothing that a listing shows changed
+        hosted.seen = seen
         fingerprint = (room.player_count, room.max_clients, room.locked, bool(room.private))
         if fingerprint != hosted.fingerprint or room.metadata != hosted.metadata:
             hosted.fingerprint = fingerprint

@@ -102,6 +102,7 @@ class HostedRoom:
         "published_clients",
         "room",
         "room_type",
+        "seen",
     )
 
     def __init__(
@@ -115,6 +116,9 @@ class HostedRoom:
         self.created_at = now
         self.pending: dict[str, Client] = {}
         """Seats reserved here and not yet seen redeemed or expired, by seat token."""
+        self.seen: tuple[int, int, bool, bool] | None = None
+        """(seats_version, max_clients, locked, private) at the last listing check: while it
+        and the metadata are unchanged, the seat count is not recounted."""
         self.fingerprint: tuple[int, int, bool, bool] | None = None
         """(players, max_clients, locked, private) as last queued for publication."""
         self.metadata: dict[str, Any] = {}

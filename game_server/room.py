@@ -171,6 +171,9 @@ class Room:
         self.timers = Timers()
         self.stats = RoomStats()
         self.published_tick = -1
+        self.seats_version = 0
+        """Goes up whenever a member is added to or removed from ``clients`` (the registry's
+        listing check compares it before it counts seats)."""
         self._tracker = StateTracker(schema=self._schema, history=self.state_history)
         self._events: deque[Event] = deque()
         self._frames: dict[int, StateFrame] = {}
@@ -359,6 +362,7 @@ class Room:
             self._contain(exc, "on_auth")
             raise AuthRefusedError("authentication failed") from None
         self.clients[client.session_id] = client
+        self.seats_version += 1
         self._tokens[client.seat_token] = client
         return client
 
@@ -615,6 +619,7 @@ class Room:
         client.status = ClientStatus.JOINED
         client.has_joined = True
         self.clients[session_id] = client
+        self.seats_version += 1
         return client
 
     def _inject(self, event: Event) -> None:
@@ -688,6 +693,7 @@ class Room:
         if self.clients.get(client.session_id) is not client:
             return
         del self.clients[client.session_id]
+        self.seats_version += 1
         self._tokens.pop(client.seat_token, None)
         self._tokens.pop(client.reconnect_token, None)
         client.status = ClientStatus.LEFT
@@ -703,6 +709,7 @@ class Room:
             if client.status is ClientStatus.RESERVED and now >= client.expires_at:
                 self._tokens.pop(client.seat_token, None)
                 del self.clients[client.session_id]
+                self.seats_version += 1
                 client.status = ClientStatus.LEFT
             elif (
                 client.status is ClientStatus.DROPPED

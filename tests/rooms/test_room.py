@@ -636,6 +636,25 @@ def test_an_expired_reservation_frees_its_seat() -> None:
         room._redeem(seat.seat_token, Connection(Side.SERVER))
 
 
+def test_seats_version_counts_every_change_of_membership() -> None:
+    room = started(Ledger, seat_reservation_timeout=1.0)
+    versions = [room.seats_version]
+    player = room._reserve()
+    versions.append(room.seats_version)
+    room._reserve(role=Role.SPECTATOR)
+    versions.append(room.seats_version)
+    tick(room, int(room.tick_rate))  # both reservations expire
+    versions.append(room.seats_version)
+    assert versions == [0, 1, 2, 4]
+    assert player.status is ClientStatus.LEFT
+    joined = connect(room)
+    tick(room)
+    before = room.seats_version
+    joined.kick()
+    tick(room)  # the leave is processed
+    assert room.seats_version == before + 1
+
+
 def test_a_seat_token_is_redeemed_only_once() -> None:
     room = started(Ledger)
     seat = room._reserve()
