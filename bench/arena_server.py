@@ -157,11 +157,31 @@ async def serve_uvicorn(app: FastAPI, settings: Settings, players: int) -> None:
     await GameServer(config, app, settings).serve()
 
 
+def uvicorn_with(ws: str) -> Callable[[FastAPI, Settings, int], Awaitable[None]]:
+    """``serve_uvicorn`` with uvicorn's WebSocket implementation ``ws`` instead of its default
+    (websockets-sansio): the same app and settings, another protocol class under it."""
+
+    async def serve(app: FastAPI, settings: Settings, players: int) -> None:
+        config = uvicorn_config(app, settings)
+        config.app = ArenaBenchApp(app, players)
+        config.ws = ws
+        await GameServer(config, app, settings).serve()
+
+    return serve
+
+
 Transport = Callable[[FastAPI, Settings, int], Awaitable[None]]
 
-TRANSPORTS: dict[str, Transport] = {"uvicorn": serve_uvicorn, "picows": serve_uvicorn}
+TRANSPORTS: dict[str, Transport] = {
+    "uvicorn": serve_uvicorn,
+    "uvicorn-wsproto": uvicorn_with("wsproto"),
+    "uvicorn-websockets": uvicorn_with("websockets"),
+    "picows": serve_uvicorn,
+}
 """Edges the bench can run; another transport is one more entry. ``picows`` is uvicorn for HTTP
-with the game socket on the dedicated fast transport (``Settings.game_port``)."""
+with the game socket on the dedicated fast transport (``Settings.game_port``);
+``uvicorn-wsproto`` (needs the ``wsproto`` package) and ``uvicorn-websockets`` (the
+``websockets`` library's legacy asyncio protocol) swap uvicorn's WebSocket implementation."""
 
 TRANSPORT_SETTINGS: dict[str, dict[str, Any]] = {"picows": {"game_port": 0}}
 """Settings each transport needs (applied before the app is built)."""
