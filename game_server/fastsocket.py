@@ -86,11 +86,17 @@ class FastSession(EdgeSession, WSListener):
             return
         self._flushing = True
         metrics = self.server.metrics
+        conn = self.connection
         try:
             again = True
             while again:
                 self._again = False
-                for frame in self.drain():
+                client = self.client  # EdgeSession.drain, inlined: once per member per tick
+                if client is not None and client.connection is conn:
+                    frames = client.drain()
+                else:
+                    frames = conn.data_to_send()
+                for frame in frames:
                     if type(frame) is bytes:
                         transport.send(_BINARY, frame)
                     else:

@@ -234,18 +234,19 @@ def _map_delta(
         kind = type(child)
         if kind is float or kind is int:  # the hot path: a changed number
             if schema is not None:
+                # Stored values are already multiples of step, in range: round() is exact.
+                step = schema.relative_steps.get(key, schema.wildcard_relative_step)
+                if step:  # relative quantised: the change of count since the baseline
+                    if type(mark) is float or type(mark) is int:  # the value at the baseline
+                        out[key] = round(child / step) - round(mark / step)
+                    else:
+                        out[key] = [_REPLACE, round(child / step)]  # no number then: whole
+                    continue
                 precision = schema.precisions.get(key) or schema.wildcard_precision
                 if type(precision) is Float32:
                     child = Float32Value(child)
                 elif type(precision) is Quantized:
-                    # Stored values are already multiples of step, in range: round() is exact.
-                    step = precision.step
-                    child = round(child / step)
-                    if precision.relative:
-                        if type(mark) is float or type(mark) is int:  # the value at the baseline
-                            child -= round(mark / step)  # the change since the baseline
-                        else:
-                            child = [_REPLACE, child]  # no number at the baseline: whole value
+                    child = round(child / precision.step)
             out[key] = child
         elif child is _MISSING:
             out[key] = DELETE_ENTRY

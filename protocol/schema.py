@@ -128,7 +128,15 @@ class SchemaNode:
     when some field at or below this node is a Float32 (encoders then write bytes themselves).
     """
 
-    __slots__ = ("children", "has_float32", "precisions", "wildcard", "wildcard_precision")
+    __slots__ = (
+        "children",
+        "has_float32",
+        "precisions",
+        "relative_steps",
+        "wildcard",
+        "wildcard_precision",
+        "wildcard_relative_step",
+    )
 
     def __init__(self) -> None:
         self.children: dict[str, SchemaNode] = {}
@@ -136,6 +144,12 @@ class SchemaNode:
         self.precisions: dict[str, Precision] = {}
         self.wildcard_precision: Precision | None = None
         self.has_float32 = False
+        self.relative_steps: dict[str, float] = {}
+        """Every key of ``precisions``: its step when relative quantised, else 0.0. With
+        ``wildcard_relative_step`` (0.0 when the wildcard is not relative quantised), one
+        lookup, ``relative_steps.get(key, wildcard_relative_step)``, tells a delta encoder
+        whether a number travels as a change of count (the commonest field of moving state)."""
+        self.wildcard_relative_step = 0.0
 
     def child(self, key: object) -> SchemaNode | None:
         """The node for ``key``'s subtree, or None when nothing is declared below it."""
@@ -162,6 +176,10 @@ def _parse_pattern(pattern: str | tuple[str | None, ...]) -> tuple[str | None, .
 _Entries = list[tuple[tuple[str | None, ...], Precision]]
 
 
+def _relative_step(precision: Precision | None) -> float:
+    return precision.step if type(precision) is Quantized and precision.relative else 0.0
+
+
 def _compile(entries: _Entries) -> SchemaNode:
     """The trie node for ``entries`` (patterns relative to it); a later entry beats an earlier
     one. The node for an exact key holds the wildcard's patterns too, listed first so that the
@@ -178,6 +196,8 @@ def _compile(entries: _Entries) -> SchemaNode:
             node.wildcard_precision = precision
         else:
             node.precisions[head] = precision
+    node.relative_steps = {key: _relative_step(value) for key, value in node.precisions.items()}
+    node.wildcard_relative_step = _relative_step(node.wildcard_precision)
     wildcard = below.pop(None, [])
     if wildcard:
         node.wildcard = _compile(wildcard)

@@ -125,3 +125,12 @@ def test_many_ticks_of_moving_entities_replay_exactly() -> None:
         caught_up = to_plain(snapshots[baseline])
         apply_delta(caught_up, wire(tracker.delta(baseline)), SCHEMA)
         assert caught_up == snapshots[tracker.tick]
+
+
+def test_an_exact_key_that_is_not_relative_beats_a_relative_wildcard() -> None:
+    schema = Schema({"e.*": Quantized(STEP, relative=True), "e.hp": Quantized(1.0)})
+    tracker = StateTracker({"e": {"x": 10.0, "hp": 50}}, schema=schema)
+    tracker.state["e"]["x"] = 10.5
+    tracker.state["e"]["hp"] = 48
+    tracker.commit(1)
+    assert tracker.delta(0) == {"e": {"x": 8, "hp": 48}}  # x: the change; hp: the count itself
