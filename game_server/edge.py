@@ -161,11 +161,7 @@ class EdgeSession:
             events
             and client is not None
             and client.connection is conn
-            and (
-                type(events[0]) in _IN_ROOM
-                if len(events) == 1
-                else all(type(event) in _IN_ROOM for event in events)
-            )
+            and all(type(event) in _IN_ROOM for event in events)
         ):
             client.room._receive(client, events)  # type: ignore[arg-type]  # the hot path
             if type(events[-1]) is Leave:

@@ -86,17 +86,11 @@ class FastSession(EdgeSession, WSListener):
             return
         self._flushing = True
         metrics = self.server.metrics
-        conn = self.connection
         try:
             again = True
             while again:
                 self._again = False
-                client = self.client  # EdgeSession.drain, inlined: once per member per tick
-                if client is not None and client.connection is conn:
-                    frames = client.drain()
-                else:
-                    frames = conn.data_to_send()
-                for frame in frames:
+                for frame in self.drain():
                     if type(frame) is bytes:
                         transport.send(_BINARY, frame)
                     else:

@@ -587,18 +587,9 @@ class Room:
         if recorder is not None:
             recorder(self.tick, event)
         if kind == "input":
-            payload = event[3]
-            if self.input_model is not None:
-                payload = self._validated_input(client, payload)
-                if payload is _INVALID:
-                    client.last_input_seq = event[2]  # an invalid input is processed: refused
-                    return
-            try:  # as _run does, inlined: this runs for every input of every player
-                self.on_input(client, payload)
-            except Exception as exc:
-                self._contain(exc, "on_input")
-            else:
-                client.last_input_seq = event[2]
+            payload = self._validated_input(client, event[3])
+            if payload is _INVALID or self._run("on_input", self.on_input, client, payload):
+                client.last_input_seq = event[2]  # an invalid input is processed: refused
         elif kind in ("message", "request"):
             self._dispatch(client, event)
         elif kind == "join":

@@ -58,7 +58,6 @@ from protocol.messages import (
     Response,
     Welcome,
 )
-from protocol.state import TRANSITIONS as _TRANSITIONS
 from protocol.state import ConnectionState, Side, next_state
 
 
@@ -167,7 +166,7 @@ class Connection:
 
     def _receive(self, message: Message) -> None:
         peer = self._peer
-        target = _TRANSITIONS.get((self.state, peer, message.TYPE))
+        target = next_state(self.state, peer, message.TYPE)
         if target is None:
             raise RemoteProtocolError(
                 f"{message.NAME} from the {peer.value} is not allowed while {self.state.value}"
@@ -199,11 +198,12 @@ class Connection:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def _next(self, message_type: MessageType, name: str) -> ConnectionState:
+    def _next(self, message_type: MessageType) -> ConnectionState:
         target = next_state(self.state, self.side, message_type)
         if target is None:
             raise LocalProtocolError(
-                f"the {self.side.value} cannot send {name} while {self.state.value}"
+                f"the {self.side.value} cannot send {message_type.name.lower()} "
+                f"while {self.state.value}"
             )
         return target
 
@@ -215,21 +215,19 @@ class Connection:
     def send(self, message: Message) -> None:
         """Queue ``message``; take the bytes with ``data_to_send()``. LocalProtocolError if the
         current state forbids it."""
-        target = self._next(message.TYPE, message.NAME)
+        target = self._next(message.TYPE)
         self._queue(target, encode_json(message) if self.is_json else encode(message))
 
     def send_shared(self, message: Message, frame: bytes) -> None:
         """Queue ``message`` whose binary frame ``frame`` was encoded once for many members
         (``encode(message)``); JSON connections encode their own text frame."""
-        target = self._next(message.TYPE, message.NAME)
+        target = self._next(message.TYPE)
         self._queue(target, encode_json(message) if self.is_json else frame)
 
     def send_state(self, frame: StateFrame, last_seq: int) -> None:
         """Queue a shared FULL_STATE or PATCH frame for this member (no re-encoding in msgpack)."""
         message_type = frame.message_type
-        target = _TRANSITIONS.get((self.state, self.side, message_type))  # once per member-tick
-        if target is None:
-            target = self._next(message_type, message_type.name.lower())  # raises
+        target = self._next(message_type)
         if self.is_json:
             data: bytes | str = encode_json(frame.to_message(last_seq))
         else:

@@ -118,8 +118,6 @@ class Arena(Room):
             block += npcs[: min(count, NPCS_PER_TICK) - len(block)]  # wrapped around
         random = self.random.random  # a step in [-1, 1): 2 * random() - 1
         for npc in block:
-            x = npc["x"] + 2.0 * random() - 1.0
-            npc["x"] = 0.0 if x < 0.0 else FIELD if x > FIELD else x
-            y = npc["y"] + 2.0 * random() - 1.0
-            npc["y"] = 0.0 if y < 0.0 else FIELD if y > FIELD else y
+            npc["x"] = _clamp(npc["x"] + 2.0 * random() - 1.0)
+            npc["y"] = _clamp(npc["y"] + 2.0 * random() - 1.0)
         self.next_npc = (start + NPCS_PER_TICK) % count
