@@ -1,6 +1,7 @@
 """The arena under load: tickroom and Colyseus side by side, in the same run.
 
-    python -m bench.arena_load [--levels 100,500,1000,1500] [--systems tickroom,colyseus]
+    python -m bench.arena_load [--levels 100,500,1000,1500]
+        [--systems tickroom,colyseus-moving,tickroom-still,colyseus]
         [--duration 20] [--warmup 3] [--observe-every 10] [--max-steps 1000,1250,1500,2000]
         [--transport uvicorn] [--json bench/results/arena_load.json]
         [--plot bench/results/arena_load.png] [--replot JSON] [--markdown]
@@ -9,10 +10,12 @@ For each level (clients, in rooms of 10) and each system, one run of the shared 
 (``../shared/bench/driver.py``: server on CPU 0, bots on CPU 1, warm-up, measured window, the
 sustained rule); see ``bench/arena_runs.py``. Systems alternate within a level, so the ratios
 compare figures taken minutes apart on the same machine (these shared machines drift 15-25 %
-between runs). Then the maximum sustained level of tickroom is found by stepping up through
-``--max-steps`` until a level fails. Prints a table per level, the tickroom/colyseus ratios, the
-targets of the issue with PASS/MISS, writes JSON and draws µs/client-tick and p99 latency against
-clients.
+between runs). Ratios are taken only between systems that run the same workload (``PAIRS``):
+tickroom against ``colyseus-moving`` (the workload as defined), and ``tickroom-still`` against
+the anchor's Colyseus as shipped (whose NPCs never move). Then the maximum sustained level of
+tickroom is found by stepping up through ``--max-steps`` until a level fails. Prints a table per
+level, the ratios of each pair, the targets of the issue with PASS/MISS for each pair, writes JSON
+and draws µs/client-tick and p99 latency against clients.
 
 Exit status: 0 when every run produced a result line, 1 otherwise, 2 when the bench cannot run.
 """
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.arena_runs import (
+    PAIRS,
     REPO,
     SYSTEMS,
     BenchError,
@@ -170,7 +174,8 @@ def markdown_table(runs: Sequence[dict[str, Any]]) -> str:
     """Every run as one markdown table (for docs/performance.md), by clients then system."""
     headers = ["clients", "system", *(header for header, _, _ in COLUMNS), "sustained"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for r in sorted(runs, key=lambda r: (r["clients"], r["system"] != "tickroom")):
+    order = {system: index for index, system in enumerate(SYSTEMS)}
+    for r in sorted(runs, key=lambda r: (r["clients"], order.get(r["system"], len(order)))):
         cells = [str(r["clients"]), r["system"], *(_cell(r, k, f) for _, k, f in COLUMNS)]
         lines.append("| " + " | ".join([*cells, sustained_text(r)]) + " |")
     return "\n".join(lines)
@@ -186,12 +191,13 @@ def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float | No
     return out
 
 
-def ratio_line(level: int, values: dict[str, float | None]) -> str:
+def ratio_line(pair: str, level: int, values: dict[str, float | None]) -> str:
+    """``pair`` (``ours/theirs``) at ``level``: each ratio as ``1.23x``."""
     parts = [
         f"{label} {'-' if values[key] is None else f'{values[key]:.2f}x'}"
         for label, key in RATIO_KEYS
     ]
-    return f"  tickroom/colyseus at {level}: " + ", ".join(parts)
+    return f"  {pair} at {level}: " + ", ".join(parts)
 
 
 # -- max sustained and targets ---------------------------------------------------------------
@@ -249,13 +255,15 @@ def find_max_sustained(
     return out
 
 
-def payload_ratio(by_level: dict[int, dict[str, dict[str, Any]]]) -> float | None:
-    """tickroom/colyseus bytes per state at the highest level where both delivered every
+def payload_ratio(
+    by_level: dict[int, dict[str, dict[str, Any]]], ours_name: str, theirs_name: str
+) -> float | None:
+    """ours/theirs bytes per state at the highest level where both delivered every
     state (>= 19 states/client/s): with a state per tick on both sides, that is the ratio of
     bytes per client per second at 20 Hz. An overloaded server skips states, which makes its
     bytes per second look small, and its catch-up patches make bytes per state look large."""
     for level in sorted(by_level, reverse=True):
-        ours, theirs = by_level[level].get("tickroom"), by_level[level].get("colyseus")
+        ours, theirs = by_level[level].get(ours_name), by_level[level].get(theirs_name)
         if (
             ours
             and theirs
@@ -269,9 +277,11 @@ def evaluate_targets(
     at_target: dict[str, dict[str, Any]],
     max_sustained: dict[str, Any] | None,
     payload: float | None = None,
+    pair: tuple[str, str] = ("tickroom", "colyseus-moving"),
 ) -> list[dict[str, Any]]:
-    """Each target with its measured value and PASS / MISS / not run."""
-    ours, theirs = at_target.get("tickroom"), at_target.get("colyseus")
+    """Each target with its measured value and PASS / MISS / not run, for ``pair`` (ours,
+    theirs) at ``TARGET_LEVEL``; ``max_sustained`` is ours (None: not searched)."""
+    ours, theirs = at_target.get(pair[0]), at_target.get(pair[1])
     rel = ratios(ours, theirs) if ours and theirs else {}
     figures: dict[str, Any] = {
         "us": ours.get("us_per_client_tick") if ours else None,
@@ -297,6 +307,13 @@ def evaluate_targets(
 
 # -- plot --------------------------------------------------------------------------------------
 
+PLOT_STYLES = (
+    ("tickroom", "o", "tab:blue"),
+    ("colyseus-moving", "s", "tab:orange"),
+    ("tickroom-still", "^", "tab:cyan"),
+    ("colyseus", "v", "tab:red"),
+)
+
 
 def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     """µs/client-tick and p99 latency against clients, one line per system; filled markers
@@ -307,7 +324,7 @@ def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, (cpu, lat) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
-    for system, marker, color in (("tickroom", "o", "tab:blue"), ("colyseus", "s", "tab:orange")):
+    for system, marker, color in PLOT_STYLES:
         rows = sorted(
             (r for r in runs if r["system"] == system and "error" not in r),
             key=lambda r: r["clients"],
@@ -404,9 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         quiet_wait=args.quiet_wait,
     )
     try:
-        if "tickroom" in systems:
+        if any(system.startswith("tickroom") for system in systems):
             ensure_node_bots()
-        if "colyseus" in systems:
+        if any(system.startswith("colyseus") for system in systems):
             ensure_colyseus()
     except BenchError as exc:
         print(f"cannot run the benchmark: {exc}", file=sys.stderr)
@@ -415,17 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     runs: list[dict[str, Any]] = []
     by_level: dict[int, dict[str, dict[str, Any]]] = {}
-    level_ratios: dict[str, dict[str, float | None]] = {}
+    level_ratios: dict[str, dict[str, dict[str, float | None]]] = {}
     for level in args.levels:
         for system in systems:
             result = _run(system, level, cfg)
             runs.append(result)
             by_level.setdefault(level, {})[system] = result
         print(level_table(level, list(by_level[level].values())))
-        ours, theirs = by_level[level].get("tickroom"), by_level[level].get("colyseus")
-        if ours and theirs:
-            level_ratios[str(level)] = ratios(ours, theirs)
-            print(ratio_line(level, level_ratios[str(level)]))
+        for ours_name, theirs_name, _ in PAIRS:
+            ours, theirs = by_level[level].get(ours_name), by_level[level].get(theirs_name)
+            if ours and theirs:
+                pair = f"{ours_name}/{theirs_name}"
+                level_ratios.setdefault(pair, {})[str(level)] = ratios(ours, theirs)
+                print(ratio_line(pair, level, level_ratios[pair][str(level)]))
         print(flush=True)
 
     max_sustained = None
@@ -449,13 +468,21 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
-    targets = evaluate_targets(
-        by_level.get(TARGET_LEVEL, {}), max_sustained, payload_ratio(by_level)
-    )
-    print(f"\ntargets (tickroom, transport {cfg.transport}):")
-    for t in targets:
-        value = "-" if t["value"] is None else t["value"]
-        print(f"  {t['verdict']:7}  {t['target']}: {value} (target {t['limit']})")
+    targets: dict[str, list[dict[str, Any]]] = {}
+    for ours_name, theirs_name, shared in PAIRS:
+        if ours_name not in systems:
+            continue
+        pair = f"{ours_name}/{theirs_name}"
+        targets[pair] = evaluate_targets(
+            by_level.get(TARGET_LEVEL, {}),
+            max_sustained if ours_name == "tickroom" else None,
+            payload_ratio(by_level, ours_name, theirs_name),
+            (ours_name, theirs_name),
+        )
+        print(f"\ntargets, {pair} ({shared}; transport {cfg.transport}):")
+        for t in targets[pair]:
+            value = "-" if t["value"] is None else t["value"]
+            print(f"  {t['verdict']:7}  {t['target']}: {value} (target {t['limit']})")
 
     report = {
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),

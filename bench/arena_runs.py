@@ -6,7 +6,15 @@ overrides it); it is read-only and called, never copied. ``run_level`` runs its 
 
 - ``tickroom``: ``bench/arena_server.py`` and the Node bots ``bench/node/tickbot.cjs``;
 - ``colyseus``: the anchor's own ``run_colyseus.sh`` (which installs itself into
-  ``$BENCH_HOME``, default ``~/.cache/arena-bench``).
+  ``$BENCH_HOME``, default ``~/.cache/arena-bench``), exactly as shipped. Its NPCs never move
+  (its ``tick`` starts undefined and becomes NaN, so the NPC loop runs zero times);
+- ``colyseus-moving``: the same Colyseus server with ``tick`` starting at 0
+  (``bench/node/colyseus_moving.cjs``), so that it runs the workload ``RESULTS.md`` defines, with
+  the anchor's own bots and driver;
+- ``tickroom-still``: tickroom with the NPCs kept still (``--npc-moves 0``), the workload the
+  anchor's Colyseus server runs in fact.
+
+``PAIRS`` says which systems compare with which: like with like.
 
 Each run gets its own ``$BENCH_OUT`` (a temporary folder, with ``logs/`` so the driver keeps the
 server's and bots' stderr) and the driver's JSON line is read back from its ``results.jsonl``.
@@ -32,7 +40,14 @@ from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_DIR = REPO / "bench" / "node"
-SYSTEMS = ("tickroom", "colyseus")
+SYSTEMS = ("tickroom", "colyseus-moving", "tickroom-still", "colyseus")
+PAIRS: tuple[tuple[str, str, str], ...] = (
+    # (ours, theirs, what they share)
+    ("tickroom", "colyseus-moving", "the workload as RESULTS.md defines it: 20 NPCs step a tick"),
+    ("tickroom-still", "colyseus", "the workload the anchor's Colyseus runs: NPCs still"),
+)
+"""Systems that run the same workload, so that their ratios mean something. tickroom against
+the anchor as shipped compares two different workloads (ours moves 20 NPCs a tick, it none)."""
 
 INSTALL_TIMEOUT = 600.0
 """Seconds an install (npm ci, the anchor's setup.sh) may take."""
@@ -117,14 +132,19 @@ class LevelResult:
         return {**self.driver, **self.extra, "system": self.system}
 
 
-def tickroom_argv(level: int, cfg: RunConfig, stats_file: Path, driver: Path) -> list[str]:
-    """The driver command line for our server and the Node tickroom bots."""
+def tickroom_argv(
+    level: int, cfg: RunConfig, stats_file: Path, driver: Path, *, still: bool = False
+) -> list[str]:
+    """The driver command line for our server and the Node tickroom bots (``still``: the NPCs
+    do not move)."""
     py = shlex.quote(sys.executable)
     server = (
         f"{py} {shlex.quote(str(REPO / 'bench' / 'arena_server.py'))} --port {{port}}"
         f" --players {cfg.players} --transport {cfg.transport}"
         f" --stats {shlex.quote(str(stats_file))}"
     )
+    if still:
+        server += " --npc-moves 0"
     bots = (
         f"node {shlex.quote(str(NODE_DIR / 'tickbot.cjs'))} --port {{port}} --rooms {{rooms}}"
         f" --players {{players}} --offset {{offset}} --observe-every {cfg.observe_every}"
@@ -135,7 +155,7 @@ def tickroom_argv(level: int, cfg: RunConfig, stats_file: Path, driver: Path) ->
         sys.executable,
         str(driver),
         "--name",
-        f"tickroom-{cfg.transport}",
+        f"tickroom{'-still' if still else ''}-{cfg.transport}",
         *_level_args(level, cfg),
         "--server",
         server,
@@ -149,6 +169,36 @@ def colyseus_argv(level: int, cfg: RunConfig) -> list[str]:
     rooms, players = _rooms(level, cfg)
     script = shared_bench_dir() / "run_colyseus.sh"
     return [str(script), str(rooms), str(players), *_level_args(level, cfg)[4:]]
+
+
+def bench_home() -> Path:
+    """Where the anchor's ``setup.sh`` installs (``$BENCH_HOME``, as its scripts compute it)."""
+    env = os.environ.get("BENCH_HOME")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "arena-bench"
+
+
+def colyseus_moving_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
+    """The anchor's driver and Colyseus bots, with our one-line-fixed copy of its server."""
+    server = f"node {shlex.quote(str(NODE_DIR / 'colyseus_moving.cjs'))} {{port}}"
+    bots = (
+        f"node {shlex.quote(str(shared_bench_dir() / 'colyseus' / 'bot.cjs'))} --port {{port}}"
+        f" --rooms {{rooms}} --players {{players}} --offset {{offset}}"
+        f" --observe-every {cfg.observe_every}"
+    )
+    return [
+        sys.executable,
+        str(driver),
+        "--name",
+        "colyseus-moving",
+        *_level_args(level, cfg),
+        "--server",
+        server,
+        "--bots",
+        bots,
+    ]
 
 
 def _rooms(level: int, cfg: RunConfig) -> tuple[int, int]:
@@ -183,10 +233,13 @@ def run_level(system: str, level: int, cfg: RunConfig, *, log: TextIO = sys.stde
         (out / "logs").mkdir()
         stats_file = out / "server-stats.jsonl"
         env = dict(os.environ, BENCH_OUT=str(out), OBSERVE_EVERY=str(cfg.observe_every))
-        if system == "tickroom":
-            argv = tickroom_argv(level, cfg, stats_file, driver)
+        if system in ("tickroom", "tickroom-still"):
+            argv = tickroom_argv(level, cfg, stats_file, driver, still=system == "tickroom-still")
         elif system == "colyseus":
             argv = colyseus_argv(level, cfg)
+        elif system == "colyseus-moving":
+            argv = colyseus_moving_argv(level, cfg, driver)
+            env["NODE_PATH"] = str(bench_home() / "node" / "node_modules")
         else:
             raise BenchError(f"unknown system {system!r} (one of {', '.join(SYSTEMS)})")
         timeout = JOIN_TIMEOUT + cfg.warmup + cfg.duration + RUN_SLACK
@@ -200,7 +253,8 @@ def run_level(system: str, level: int, cfg: RunConfig, *, log: TextIO = sys.stde
         if not lines:
             raise BenchError(f"the driver wrote no result for {system} at {level} clients")
         result = json.loads(lines[-1])
-        extra: dict[str, Any] = {"transport": cfg.transport} if system == "tickroom" else {}
+        tickroom = system.startswith("tickroom")
+        extra: dict[str, Any] = {"transport": cfg.transport} if tickroom else {}
         if "cpu0_busy_pct" in result:  # load on the server's core that was not the server
             extra["other_cpu0_pct"] = round(result["cpu0_busy_pct"] - result["server_cpu_pct"], 1)
         extra["quiet_before_run"] = quiet

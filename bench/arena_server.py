@@ -1,14 +1,16 @@
 """The tickroom server as the shared bench driver runs it: the arena only, rooms by ``roomKey``.
 
     python bench/arena_server.py --port PORT [--players 10] [--transport uvicorn] [--stats FILE]
+        [--npc-moves 20]
 
 Builds ``create_app(Settings(...))`` with the arena registered as ``filter_by=("roomKey",)`` and
 ``max_clients=P`` (each bot room ``room<r>`` gets its own room, as the Colyseus anchor's
-``filterBy(["roomKey"])`` does), serves it on 127.0.0.1 with uvloop, and prints
-``TICKS <unix time> <total ticks>`` about once a second (the driver's contract; ticks of every
-room, disposed ones included). ``--stats FILE`` also appends one JSON line a second with the
-registry's cumulative tick-lateness and tick-duration histograms and the edge's counters, which
-``bench.arena_load`` turns into window figures.
+``filterBy(["roomKey"])`` does; ``--npc-moves 0`` keeps the NPCs still, which is what the
+anchor's Colyseus server does in fact, see ``bench/node/colyseus_moving.cjs``), serves it on
+127.0.0.1 with uvloop, and prints ``TICKS <unix time> <total ticks>`` about once a second (the
+driver's contract; ticks of every room, disposed ones included). ``--stats FILE`` also appends
+one JSON line a second with the registry's cumulative tick-lateness and tick-duration histograms
+and the edge's counters, which ``bench.arena_load`` turns into window figures.
 
 The transport is a table entry (``TRANSPORTS``): each entry is an async function that serves the
 app until SIGTERM. The edge settings are the defaults (ack timeout, rate limit, frame cap), so the
@@ -25,6 +27,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -50,13 +53,27 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class BenchGame:
+    """The arena as the bench runs it: room size and how many NPCs step each tick."""
+
+    players: int = 10
+    npc_moves: int = Arena.npcs_per_tick
+
+    def room_class(self) -> type[Room]:
+        """``Arena``, or a subclass of it with another ``npcs_per_tick``."""
+        if self.npc_moves == Arena.npcs_per_tick:
+            return Arena
+        return type("Arena", (Arena,), {"npcs_per_tick": self.npc_moves})
+
+
 class ArenaBenchApp:
     """The tickroom app, with the arena defined on the registry the moment the lifespan has
     built it (before the server listens): ``Settings.games`` cannot carry ``filter_by``."""
 
-    def __init__(self, app: FastAPI, players: int) -> None:
+    def __init__(self, app: FastAPI, game: BenchGame) -> None:
         self.app = app
-        self.players = players
+        self.game = game
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
@@ -67,7 +84,10 @@ class ArenaBenchApp:
             if message["type"] == "lifespan.startup.complete":
                 server: ServerState = self.app.state.server
                 server.registry.define(
-                    ROOM_NAME, Arena, filter_by=("roomKey",), max_clients=self.players
+                    ROOM_NAME,
+                    self.game.room_class(),
+                    filter_by=("roomKey",),
+                    max_clients=self.game.players,
                 )
             await send(message)
 
@@ -150,27 +170,27 @@ def _histogram(histogram: Any) -> dict[str, Any]:
     }
 
 
-async def serve_uvicorn(app: FastAPI, settings: Settings, players: int) -> None:
+async def serve_uvicorn(app: FastAPI, settings: Settings, game: BenchGame) -> None:
     """The default edge: uvicorn (httptools, websockets-sansio) with the project's config."""
     config = uvicorn_config(app, settings)
-    config.app = ArenaBenchApp(app, players)
+    config.app = ArenaBenchApp(app, game)
     await GameServer(config, app, settings).serve()
 
 
-def uvicorn_with(ws: str) -> Callable[[FastAPI, Settings, int], Awaitable[None]]:
+def uvicorn_with(ws: str) -> Callable[[FastAPI, Settings, BenchGame], Awaitable[None]]:
     """``serve_uvicorn`` with uvicorn's WebSocket implementation ``ws`` instead of its default
     (websockets-sansio): the same app and settings, another protocol class under it."""
 
-    async def serve(app: FastAPI, settings: Settings, players: int) -> None:
+    async def serve(app: FastAPI, settings: Settings, game: BenchGame) -> None:
         config = uvicorn_config(app, settings)
-        config.app = ArenaBenchApp(app, players)
+        config.app = ArenaBenchApp(app, game)
         config.ws = ws
         await GameServer(config, app, settings).serve()
 
     return serve
 
 
-Transport = Callable[[FastAPI, Settings, int], Awaitable[None]]
+Transport = Callable[[FastAPI, Settings, BenchGame], Awaitable[None]]
 
 TRANSPORTS: dict[str, Transport] = {
     "uvicorn": serve_uvicorn,
@@ -205,7 +225,8 @@ async def serve(args: argparse.Namespace) -> None:
     reporter = TickReporter(app, sys.stdout, stats)
     task = asyncio.create_task(reporter.run())
     try:
-        await TRANSPORTS[args.transport](app, settings, args.players)
+        game = BenchGame(players=args.players, npc_moves=args.npc_moves)
+        await TRANSPORTS[args.transport](app, settings, game)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -219,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--players", type=int, default=10, help="max_clients per room")
     parser.add_argument("--transport", choices=sorted(TRANSPORTS), default="uvicorn")
     parser.add_argument("--stats", metavar="FILE", help="append JSON stats lines to FILE")
+    parser.add_argument(
+        "--npc-moves",
+        type=int,
+        default=Arena.npcs_per_tick,
+        help="NPCs that step each tick (0: still, as the Colyseus anchor's NPCs in fact are)",
+    )
     args = parser.parse_args(argv)
     uvloop.run(serve(args))
     return 0

@@ -41,6 +41,8 @@ class Arena(Room):
 
     max_clients = 10
     tick_rate = 20.0
+    npcs_per_tick = NPCS_PER_TICK
+    """How many NPCs (a rotating block) take a step each tick; 0 keeps them still."""
     state_history = 10
     """Half a second of changes: every NPC moves within 5 ticks, so a patch from an older
     baseline is about as big as the full state that replaces it (and the ring costs memory in
@@ -109,15 +111,16 @@ class Arena(Room):
             if dy:
                 body["y"] = _clamp(body["y"] + dy * SPEED)
         count = self.npc_count
-        if not count:
+        per_tick = self.npcs_per_tick
+        if not count or per_tick <= 0:
             return
         npcs = self.state["npcs"]
         start = self.next_npc
-        block = npcs[start : start + NPCS_PER_TICK]  # the same NPC maps, in a plain list
-        if len(block) < NPCS_PER_TICK:
-            block += npcs[: min(count, NPCS_PER_TICK) - len(block)]  # wrapped around
+        block = npcs[start : start + per_tick]  # the same NPC maps, in a plain list
+        if len(block) < per_tick:
+            block += npcs[: min(count, per_tick) - len(block)]  # wrapped around
         random = self.random.random  # a step in [-1, 1): 2 * random() - 1
         for npc in block:
             npc["x"] = _clamp(npc["x"] + 2.0 * random() - 1.0)
             npc["y"] = _clamp(npc["y"] + 2.0 * random() - 1.0)
-        self.next_npc = (start + NPCS_PER_TICK) % count
+        self.next_npc = (start + per_tick) % count

@@ -89,6 +89,19 @@ def test_a_rotating_block_of_npcs_moves_each_tick() -> None:
             assert abs(new["y"] - old["y"]) <= 1
 
 
+@pytest.mark.parametrize("per_tick", [0, 7, NPC_COUNT + 5])
+def test_npcs_per_tick_sets_the_block_and_zero_keeps_them_still(per_tick: int) -> None:
+    class Variant(Arena):
+        npcs_per_tick = per_tick
+
+    sim = Simulation(Variant, seed=7)
+    before = sim.room.snapshot()["npcs"]
+    sim.step()
+    after = sim.room.snapshot()["npcs"]
+    moved = {index for index in range(NPC_COUNT) if before[index] != after[index]}
+    assert moved == set(range(min(per_tick, NPC_COUNT)))
+
+
 def test_positions_are_quantised_to_sixteenths() -> None:
     sim = Simulation(Arena, seed=7)
     alice = sim.join()
