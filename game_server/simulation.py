@@ -27,7 +27,13 @@ from game_server.client import Client
 from game_server.errors import MatchmakeError
 from game_server.recording import Recorder
 from game_server.room import Room
-from protocol.codes import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode, Role
+from protocol.codes import (
+    PROTOCOL_VERSION,
+    SUBPROTOCOL_JSON,
+    SUBPROTOCOL_MSGPACK,
+    CloseCode,
+    Role,
+)
 from protocol.connection import Connection, ConnectionClosed
 from protocol.diff import apply_delta, decode_state, state_hash
 from protocol.errors import RemoteProtocolError
@@ -84,7 +90,7 @@ class SimClient:
         self._server_conn = self._new_connection(Side.SERVER)
         self._server_client: Client | None = None
         self._pending_close: tuple[int, int] | None = None
-        self._client_conn.send(Join(1, self._seat_token))
+        self._client_conn.send(Join(PROTOCOL_VERSION, self._seat_token))
         self._flush_up()
 
     def _new_connection(self, side: Side) -> Connection:
@@ -153,7 +159,7 @@ class SimClient:
         self._client_conn = self._new_connection(Side.CLIENT)
         self._server_conn = self._new_connection(Side.SERVER)
         self.close_code = None
-        self._client_conn.send(Reconnect(1, self.reconnect_token, self.tick))
+        self._client_conn.send(Reconnect(PROTOCOL_VERSION, self.reconnect_token, self.tick))
         self._flush_up()
 
     # -- the link --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import msgpack
 
-from protocol.codes import CloseCode, MessageType
+from protocol.codes import CloseCode, MessageType, PatchOp
 from protocol.errors import FrameError, LocalProtocolError
 from protocol.messages import (
     MESSAGE_CLASSES,
@@ -252,16 +252,33 @@ def decode_json(text: str, max_size: int = DEFAULT_MAX_SIZE) -> Message:
 
 
 def _json_keys_to_indexes(delta: object) -> object:
-    """JSON object keys are strings; list deltas ``[2, length, {index: entry}]`` need ints."""
+    """JSON object keys are strings; list deltas ``[2, length, {index: entry}, group...]`` need
+    ints. Entries inside map edits ``[3, delta, group...]`` and groups are converted too; whole
+    values (``[1, whole]``) are left as they are."""
     if type(delta) is dict:
         return {key: _json_keys_to_indexes(value) for key, value in delta.items()}
-    if type(delta) is list and len(delta) == 3 and delta[0] == 2 and type(delta[2]) is dict:
+    if type(delta) is not list or len(delta) < 3 or type(delta[0]) is not int:
+        return delta
+    if delta[0] == PatchOp.LIST and type(delta[2]) is dict:
         entries: dict[object, object] = {}
         for key, value in delta[2].items():
             index = int(key) if key.isascii() and key.isdigit() and len(key) <= 16 else key
             entries[index] = _json_keys_to_indexes(value)
-        return [delta[0], delta[1], entries]
+        return [delta[0], delta[1], entries, *map(_json_group, delta[3:])]
+    if delta[0] == PatchOp.MAP:
+        return [delta[0], _json_keys_to_indexes(delta[1]), *map(_json_group, delta[2:])]
     return delta
+
+
+def _json_group(group: object) -> object:
+    """A group with the list edits inside its entries converted (names and keys stay)."""
+    if type(group) is not list or not group or type(group[0]) is not list:
+        return group
+    width = len(group[0]) + 1
+    return [
+        item if position == 0 or (position - 1) % width == 0 else _json_keys_to_indexes(item)
+        for position, item in enumerate(group)
+    ]
 
 
 # -- state frames shared by many members ----------------------------------------------------------

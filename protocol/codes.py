@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """Bumped on any incompatible change to frames, fields or codes (see docs/protocol.md)."""
 
-SUBPROTOCOL_MSGPACK = "tickroom.v1.msgpack"
+SUBPROTOCOL_MSGPACK = "tickroom.v2.msgpack"
 """Default subprotocol: binary WebSocket messages holding msgpack frames."""
 
-SUBPROTOCOL_JSON = "tickroom.v1.json"
+SUBPROTOCOL_JSON = "tickroom.v2.json"
 """Debug subprotocol: text WebSocket messages holding one JSON object per frame."""
 
 SUBPROTOCOLS = (SUBPROTOCOL_MSGPACK, SUBPROTOCOL_JSON)
@@ -113,6 +113,8 @@ class PatchOp(IntEnum):
     DELETE = 0
     REPLACE = 1
     LIST = 2
+    MAP = 3
+    """A map edited in place with grouped entries: ``[3, delta, group, ...]``."""
 
 
 class PrecisionKind(IntEnum):

@@ -10,9 +10,15 @@ A **delta** (the body of a PATCH frame) is a map applied to the receiver's root 
 
 - a *map* entry is a nested delta, applied to the child map in place;
 - an *array* entry is an operation: ``[0]`` delete the key, ``[1, value]`` set it to a whole
-  value (used for maps and lists), ``[2, length, {index: entry}]`` edit a list in place: resize it
-  to ``length``, then apply each entry (same grammar) at its index;
+  value (used for maps and lists), ``[2, length, {index: entry}, group...]`` edit a list in
+  place: resize it to ``length``, then apply each entry (same grammar) at its index, then each
+  group; ``[3, delta, group...]`` edit a map in place: apply ``delta``, then each group;
 - anything else (number, string, boolean, nil) sets the key to that value.
+
+A *group* ``[[field, ...], key, entry, ..., key, entry, ...]`` stands for the nested deltas
+``{key: {field: entry, ...}}`` of several children that changed the same fields (entities that
+moved): the field names travel once per group instead of once per child. The encoder groups
+every two or more nested deltas of one container that have the same keys in the same order.
 
 Numbers declared in the room's ``Schema`` travel in their declared precision (see
 protocol/schema.py). Deltas carry current values, never history: the delta from baseline B to
@@ -206,6 +212,35 @@ def _wire(value: Any, schema: SchemaNode | None) -> Any:
 
 _REPLACE = int(PatchOp.REPLACE)
 _LIST = int(PatchOp.LIST)
+_MAP = int(PatchOp.MAP)
+
+
+def _groups(entries: dict[Any, Any]) -> list[list[Any]] | None:
+    """Groups of the nested deltas in ``entries`` that change the same keys, two or more
+    children each, taken out of ``entries``; None (``entries`` untouched) when no two share."""
+    if len(entries) < 2:
+        return None
+    by_fields: dict[tuple[Any, ...], list[Any]] = {}
+    for key, entry in entries.items():
+        if type(entry) is dict and entry:
+            fields = tuple(entry)
+            members = by_fields.get(fields)
+            if members is None:
+                by_fields[fields] = [key]
+            else:
+                members.append(key)
+    groups: list[list[Any]] | None = None
+    for fields, members in by_fields.items():
+        if len(members) > 1:
+            flat: list[Any] = [list(fields)]
+            for key in members:
+                flat.append(key)
+                flat.extend(entries.pop(key).values())
+            if groups is None:
+                groups = [flat]
+            else:
+                groups.append(flat)
+    return groups
 
 
 def _entry(mark: Any, child: Any, schema: SchemaNode | None, key: str | int) -> Any:
@@ -250,8 +285,10 @@ def _map_delta(
             out[key] = child
         elif child is _MISSING:
             out[key] = DELETE_ENTRY
-        elif kind is TrackedMap and type(mark) is dict:  # a map changed in place (an entity)
-            out[key] = _map_delta(mark, child, None if schema is None else schema.child(key))
+        elif kind is TrackedMap and type(mark) is dict:  # a map changed in place
+            nested = _map_delta(mark, child, None if schema is None else schema.child(key))
+            groups = _groups(nested)  # its entities that changed the same fields
+            out[key] = nested if groups is None else [_MAP, nested, *groups]
         else:
             out[key] = _entry(mark, child, schema, key)
     return out
@@ -271,7 +308,8 @@ def _list_delta(mark: _ListDirty, value: TrackedList, schema: SchemaNode | None)
                 entries[index] = _entry(child_mark, item, schema, index)
     for index in range(tail, length):
         entries[index] = _entry(True, value[index], schema, index)
-    return [_LIST, length, entries]
+    groups = _groups(entries)
+    return [_LIST, length, entries] if groups is None else [_LIST, length, entries, *groups]
 
 
 def _merge(older: Any, newer: Any) -> Any:

@@ -109,6 +109,44 @@ def _apply_map(
             _apply_entry(target, key, entry, schema, path, changes, depth)
 
 
+def _apply_groups(
+    target: Any,
+    groups: list[Any],
+    schema: SchemaNode | None,
+    path: Path,
+    changes: list[Path] | None,
+    depth: int,
+) -> None:
+    """Apply each group ``[[field, ...], key, entry, ..., key, entry, ...]`` of a map edit or a
+    list edit: the nested delta ``{field: entry, ...}`` to the map at each key of ``target``."""
+    is_list = type(target) is list
+    for group in groups:
+        if type(group) is not list or not group or type(group[0]) is not list:
+            raise PatchError("a group is [[field, ...], key, entry, ...]")
+        fields = group[0]
+        width = len(fields) + 1
+        if (
+            not fields
+            or any(type(field) is not str for field in fields)
+            or len(set(fields)) != len(fields)
+            or (len(group) - 1) % width
+        ):
+            raise PatchError("a group needs distinct field names and one entry per field")
+        for start in range(1, len(group), width):
+            key = group[start]
+            if is_list:
+                if type(key) is not int or not 0 <= key < len(target):
+                    raise PatchError("group index out of range")
+                child = target[key]
+            else:
+                if type(key) is not str:
+                    raise PatchError("state map keys must be strings")
+                child = target.get(key)
+            delta = dict(zip(fields, group[start + 1 : start + width], strict=True))
+            child_schema = None if schema is None else schema.child(key)
+            _apply_map(child, delta, child_schema, (*path, key), changes, depth + 1)
+
+
 def _apply_entry(
     target: Any,
     key: str | int,
@@ -130,9 +168,15 @@ def _apply_entry(
         op = entry[0]
         if op == PatchOp.REPLACE and len(entry) == 2:
             target[key] = _child_from_wire(entry[1], schema, key, depth)
-        elif op == PatchOp.LIST and len(entry) == 3:
+        elif op == PatchOp.LIST and len(entry) >= 3:
             current = target[key] if key in range(len(target)) or key in target else None
             _apply_list(current, entry[1], entry[2], child_schema, (*path, key), changes, depth)
+            _apply_groups(current, entry[3:], child_schema, (*path, key), changes, depth + 1)
+            return
+        elif op == PatchOp.MAP and len(entry) >= 3:
+            current = target[key] if key in range(len(target)) or key in target else None
+            _apply_map(current, entry[1], child_schema, (*path, key), changes, depth + 1)
+            _apply_groups(current, entry[2:], child_schema, (*path, key), changes, depth + 1)
             return
         else:
             raise PatchError("unknown delta operation")
@@ -172,7 +216,7 @@ def _apply_list(
     for index, entry in entries.items():
         if type(index) is not int or not 0 <= index < length:
             raise PatchError("list delta index out of range")
-        if target[index] is _MISSING and (type(entry) is dict or _is_list_edit(entry)):
+        if target[index] is _MISSING and (type(entry) is dict or _is_edit(entry)):
             raise PatchError("a new list item must be a whole value")
         _apply_entry(target, index, entry, schema, path, changes, depth + 1)
     if _MISSING in target[old_length:]:
@@ -181,8 +225,9 @@ def _apply_list(
         changes.append(path)
 
 
-def _is_list_edit(entry: Any) -> bool:
-    return type(entry) is list and bool(entry) and entry[0] == PatchOp.LIST
+def _is_edit(entry: Any) -> bool:
+    """Whether ``entry`` edits something in place (a list edit or a map edit)."""
+    return type(entry) is list and bool(entry) and entry[0] in (PatchOp.LIST, PatchOp.MAP)
 
 
 # -- the canonical hash --------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 //
 // Each bot POSTs /matchmake/joinOrCreate/arena with {"roomKey": "room<r>"} (the bench server
 // filters rooms by roomKey, so bot room r is server room r), opens the seat's url with the
-// subprotocol tickroom.v1.msgpack and sends JOIN. The join resolves on WELCOME.
+// subprotocol tickroom.v2.msgpack and sends JOIN. The join resolves on WELCOME.
 // Then for every FULL_STATE / PATCH:
 //   - observing bots (player p % N == 0) decode every frame with msgpackr (a message may hold
 //     several frames), take last_seq (FULL_STATE [tick, last_seq, state], PATCH
@@ -30,8 +30,8 @@ const { unpackMultiple } = require("msgpackr");
 const SHARED = process.env.SHARED_BENCH || path.resolve(__dirname, "..", "..", "..", "shared", "bench");
 const { Bot, runBots, stats, args } = require(path.join(SHARED, "node", "botlib.cjs"));
 
-const SUBPROTOCOL = "tickroom.v1.msgpack";
-const PROTOCOL_VERSION = 1;
+const SUBPROTOCOL = "tickroom.v2.msgpack";
+const PROTOCOL_VERSION = 2;
 const JOIN = 0x01, INPUT = 0x04, ACK = 0x05, WELCOME = 0x40, FULL_STATE = 0x41, PATCH = 0x42;
 const JOIN_TIMEOUT_MS = 30000;
 const ACK_EVERY = 10; // ticks between ACKs (docs/protocol.md: at least once a second suffices)

@@ -9,13 +9,13 @@
  */
 
 /** Bumped on any incompatible change to frames, fields or codes (docs/protocol.md). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Default subprotocol: binary WebSocket messages holding msgpack frames. */
-export const SUBPROTOCOL_MSGPACK = "tickroom.v1.msgpack";
+export const SUBPROTOCOL_MSGPACK = "tickroom.v2.msgpack";
 
 /** Debug subprotocol: text WebSocket messages holding one JSON object per frame. */
-export const SUBPROTOCOL_JSON = "tickroom.v1.json";
+export const SUBPROTOCOL_JSON = "tickroom.v2.json";
 
 export const SUBPROTOCOLS = Object.freeze([SUBPROTOCOL_MSGPACK, SUBPROTOCOL_JSON]);
 
@@ -98,6 +98,7 @@ export const PatchOp = Object.freeze({
   DELETE: 0,
   REPLACE: 1,
   LIST: 2,
+  MAP: 3,
 });
 
 /** How a declared numeric field travels (see protocol/schema.py). */

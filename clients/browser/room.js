@@ -2,7 +2,7 @@
  * `Room`: one seat in one room, over one WebSocket at a time, across reconnections.
  *
  * Theory of operation. A room is made from a seat reservation (see client.js). `join()` opens
- * the reservation's `url` with the `tickroom.v1.msgpack` subprotocol, sends JOIN, and resolves
+ * the reservation's `url` with the `tickroom.v2.msgpack` subprotocol, sends JOIN, and resolves
  * once WELCOME and the first state are applied. From then on every FULL_STATE replaces
  * `room.state` (in place: the object stays the same) and every PATCH is applied to it, each
  * followed by an ACK; a "state" event names the changed paths. Inputs get sequence numbers and

@@ -132,13 +132,26 @@ function applyMap(target, delta, schema, path, changes, depth) {
   if (!isPlainObject(delta)) throw new PatchError("a delta must be a map");
   if (depth > MAX_DEPTH) throw new PatchError("delta is nested too deeply");
   for (const key of Object.keys(delta)) {
-    const entry = delta[key];
-    if (Array.isArray(entry) && entry.length === 1 && entry[0] === PatchOp.DELETE) {
-      delete target[key];
-      changes?.push([...path, key]);
-    } else {
-      applyEntry(target, key, entry, schema, path, changes, depth);
-    }
+    applyKey(target, key, delta[key], schema, path, changes, depth);
+  }
+}
+
+/**
+ * One entry of a map delta: delete the key, or apply the entry at it.
+ * @param {any} target a map
+ * @param {string} key
+ * @param {unknown} entry
+ * @param {SchemaNode | null} schema
+ * @param {Path} path
+ * @param {Path[] | undefined} changes
+ * @param {number} depth
+ */
+function applyKey(target, key, entry, schema, path, changes, depth) {
+  if (Array.isArray(entry) && entry.length === 1 && entry[0] === PatchOp.DELETE) {
+    delete target[key];
+    changes?.push([...path, key]);
+  } else {
+    applyEntry(target, key, entry, schema, path, changes, depth);
   }
 }
 
@@ -173,9 +186,15 @@ function applyEntry(target, key, entry, schema, path, changes, depth) {
     const op = entry[0];
     if (op === PatchOp.REPLACE && entry.length === 2) {
       target[key] = childFromWire(entry[1], schema, key, depth);
-    } else if (op === PatchOp.LIST && entry.length === 3) {
+    } else if (op === PatchOp.LIST && entry.length >= 3) {
       const list = current(target, key);
       applyList(list, entry[1], entry[2], childSchema, [...path, key], changes, depth);
+      applyGroups(list, entry.slice(3), childSchema, [...path, key], changes, depth + 1);
+      return;
+    } else if (op === PatchOp.MAP && entry.length >= 3) {
+      const map = current(target, key);
+      applyMap(map, entry[1], childSchema, [...path, key], changes, depth + 1);
+      applyGroups(map, entry.slice(2), childSchema, [...path, key], changes, depth + 1);
       return;
     } else {
       throw new PatchError("unknown delta operation");
@@ -226,7 +245,7 @@ function applyList(target, length, entries, schema, path, changes, depth) {
     const index = INDEX.test(key) ? Number(key) : -1;
     if (index < 0 || index >= length) throw new PatchError("list delta index out of range");
     const entry = entries[key];
-    if (target[index] === MISSING && (isPlainObject(entry) || isListEdit(entry))) {
+    if (target[index] === MISSING && (isPlainObject(entry) || isEdit(entry))) {
       throw new PatchError("a new list item must be a whole value");
     }
     applyEntry(target, index, entry, schema, path, changes, depth + 1);
@@ -240,9 +259,63 @@ function applyList(target, length, entries, schema, path, changes, depth) {
   if (changes !== undefined && length !== oldLength) changes.push(path);
 }
 
+/**
+ * Apply each group `[[field, ...], key, entry, ..., key, entry, ...]` of a map or list edit:
+ * the nested delta `{field: entry, ...}` to the map at each key of `target`.
+ * @param {any} target the map or list just edited
+ * @param {unknown[]} groups
+ * @param {SchemaNode | null} schema
+ * @param {Path} path
+ * @param {Path[] | undefined} changes
+ * @param {number} depth
+ */
+function applyGroups(target, groups, schema, path, changes, depth) {
+  const isList = Array.isArray(target);
+  for (const group of groups) {
+    if (!Array.isArray(group) || !group.length || !Array.isArray(group[0])) {
+      throw new PatchError("a group is [[field, ...], key, entry, ...]");
+    }
+    const fields = /** @type {unknown[]} */ (group[0]);
+    const width = fields.length + 1;
+    if (
+      !fields.length ||
+      fields.some((field) => typeof field !== "string") ||
+      new Set(fields).size !== fields.length ||
+      (group.length - 1) % width !== 0
+    ) {
+      throw new PatchError("a group needs distinct field names and one entry per field");
+    }
+    for (let start = 1; start < group.length; start += width) {
+      const key = group[start];
+      let child;
+      if (isList) {
+        if (!Number.isInteger(key) || key < 0 || key >= target.length) {
+          throw new PatchError("group index out of range");
+        }
+        child = target[key];
+      } else {
+        if (typeof key !== "string") throw new PatchError("state map keys must be strings");
+        child = current(target, key);
+      }
+      if (!isPlainObject(child)) throw new PatchError("a map delta needs a map");
+      if (depth + 1 > MAX_DEPTH) throw new PatchError("delta is nested too deeply");
+      const childSchema = schema === null ? null : schema.child(/** @type {string | number} */ (key));
+      const childPath = [...path, /** @type {string | number} */ (key)];
+      fields.forEach((field, offset) => {
+        const entry = group[start + 1 + offset];
+        applyKey(child, /** @type {string} */ (field), entry, childSchema, childPath, changes, depth + 1);
+      });
+    }
+  }
+}
+
 /** @param {unknown} entry */
-function isListEdit(entry) {
-  return Array.isArray(entry) && entry.length > 0 && entry[0] === PatchOp.LIST;
+function isEdit(entry) {
+  return (
+    Array.isArray(entry) &&
+    entry.length > 0 &&
+    (entry[0] === PatchOp.LIST || entry[0] === PatchOp.MAP)
+  );
 }
 
 // -- the canonical hash ------------------------------------------------------------------------

@@ -226,7 +226,9 @@ class RoomConnection:
         refused on the socket, ServerUnavailableError when the socket cannot be opened, and
         DisconnectedError for any other close before the first state."""
         token = self.reservation.token
-        first: Message = Reconnect(PROTOCOL_VERSION, token, -1) if resume else Join(1, token)
+        first: Message = (
+            Reconnect(PROTOCOL_VERSION, token, -1) if resume else Join(PROTOCOL_VERSION, token)
+        )
         try:
             await asyncio.wait_for(self._open(first), self.join_timeout)
         except BaseException as exc:

@@ -22,7 +22,7 @@ from game_server.app import create_app
 from game_server.clock import ManualClock
 from game_server.transport import WATCHDOG_PERIOD
 from protocol.codec import encode
-from protocol.codes import SUBPROTOCOL_JSON, CloseCode, ErrorCode
+from protocol.codes import PROTOCOL_VERSION, SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from protocol.messages import Ack, AppMessage, Error, Input, Join
 
 FOREIGN = "https://evil.example"
@@ -95,7 +95,7 @@ def test_a_second_join_closes_with_protocol_error() -> None:
     with running() as server:
         bystander = server.join()
         victim = joined(server, bystander)
-        victim.send_raw(encode(Join(1, "another-token")))
+        victim.send_raw(encode(Join(PROTOCOL_VERSION, "another-token")))
         assert victim.expect_close() == (
             CloseCode.PROTOCOL_ERROR,
             "join from the client is not allowed while joined",
@@ -202,7 +202,7 @@ def test_an_unknown_seat_token_closes_with_seat_invalid() -> None:
     with running() as server:
         bystander = server.join()
         victim, _ = newcomer(server, bystander)
-        victim.send_raw(encode(Join(1, "no-such-token")))
+        victim.send_raw(encode(Join(PROTOCOL_VERSION, "no-such-token")))
         assert victim.expect_close() == (
             CloseCode.SEAT_INVALID,
             "seat reservation is invalid or expired",
@@ -216,7 +216,7 @@ def test_a_seat_token_used_twice_closes_the_second_socket_with_seat_invalid() ->
         first, seat = newcomer(server, bystander)
         first.join(str(seat["token"]))
         second = server.connect(str(seat["url"]))
-        second.send_raw(encode(Join(1, str(seat["token"]))))
+        second.send_raw(encode(Join(PROTOCOL_VERSION, str(seat["token"]))))
         assert second.expect_close() == (
             CloseCode.SEAT_INVALID,
             "seat reservation is invalid or expired",
@@ -230,7 +230,7 @@ def test_an_expired_seat_token_closes_with_seat_invalid() -> None:
         seat = server.reserve("joinById", bystander.room_id)
         server.watch(bystander, ticks=17)  # Walk.seat_reservation_timeout is 1 s: 16 ticks
         victim = server.connect(str(seat["url"]))
-        victim.send_raw(encode(Join(1, str(seat["token"]))))
+        victim.send_raw(encode(Join(PROTOCOL_VERSION, str(seat["token"]))))
         assert victim.expect_close() == (
             CloseCode.SEAT_INVALID,
             "seat reservation is invalid or expired",
@@ -243,7 +243,7 @@ def test_a_seat_token_for_another_room_closes_with_seat_invalid() -> None:
         bystander = server.join()
         elsewhere = server.reserve("create", "walk")
         victim = server.connect(f"/ws/{bystander.room_id}")
-        victim.send_raw(encode(Join(1, str(elsewhere["token"]))))
+        victim.send_raw(encode(Join(PROTOCOL_VERSION, str(elsewhere["token"]))))
         assert victim.expect_close() == (CloseCode.SEAT_INVALID, "token is for another room")
         server.watch(bystander)
 
@@ -253,7 +253,7 @@ def test_a_refused_token_for_another_room_still_works_in_its_own() -> None:
         bystander = server.join()
         elsewhere = server.reserve("create", "walk")
         victim = server.connect(f"/ws/{bystander.room_id}")
-        victim.send_raw(encode(Join(1, str(elsewhere["token"]))))
+        victim.send_raw(encode(Join(PROTOCOL_VERSION, str(elsewhere["token"]))))
         victim.expect_close()
         owner = server.connect(str(elsewhere["url"]))
         welcome = owner.join(str(elsewhere["token"]))
@@ -277,10 +277,10 @@ def test_another_protocol_version_closes_with_unsupported_version() -> None:
     with running() as server:
         bystander = server.join()
         victim, seat = newcomer(server, bystander)
-        victim.send_raw(encode(Join(2, str(seat["token"]))))
+        victim.send_raw(encode(Join(PROTOCOL_VERSION + 1, str(seat["token"]))))
         assert victim.expect_close() == (
             CloseCode.UNSUPPORTED_VERSION,
-            "unsupported protocol version 2",
+            f"unsupported protocol version {PROTOCOL_VERSION + 1}",
         )
         server.watch(bystander)
 

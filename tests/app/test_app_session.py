@@ -204,7 +204,9 @@ def test_the_json_subprotocol_carries_a_whole_session_in_text_frames() -> None:
         seat = server.reserve("create", "walk")
         client = server.connect(seat["url"], subprotocols=[SUBPROTOCOL_JSON])
         assert client.session.accepted_subprotocol == SUBPROTOCOL_JSON
-        client.send_raw(json.dumps({"type": "join", "version": 1, "token": seat["token"]}))
+        client.send_raw(
+            json.dumps({"type": "join", "version": PROTOCOL_VERSION, "token": seat["token"]})
+        )
         welcome = text(client)
         full = text(client)
         client.send_raw(json.dumps({"type": "input", "seq": 1, "payload": {"dx": 1}}))

@@ -89,7 +89,7 @@ def test_the_json_subprotocol_gives_the_same_state() -> None:
             room.send_input({"dx": 1, "dy": 1})
             await room.wait_for(lambda r: r.last_seq == 1 and r.tick in hashes, timeout=2)
             assert state_hash(room.state) == hashes[room.tick]
-            assert server.links[-1].subprotocol == "tickroom.v1.json"
+            assert server.links[-1].subprotocol == "tickroom.v2.json"
 
     run(main())
 

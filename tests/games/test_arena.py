@@ -136,7 +136,15 @@ def test_a_patch_carries_how_far_each_npc_moved_in_one_byte() -> None:
     before = [(npc["x"], npc["y"]) for npc in room.state["npcs"]]
     sim.step()
     delta = msgpack.unpackb(room._state_frame(room.tick - 1).body, strict_map_key=False)
-    edits = delta["npcs"][2]
+    op, length, edits, *groups = delta["npcs"]
+    assert (op, length) == (2, NPC_COUNT)
+    edits = dict(edits)
+    for fields, *flat in groups:  # NPCs that moved on the same axes travel as a group
+        assert fields in (["x", "y"], ["y", "x"], ["x"], ["y"])
+        width = len(fields) + 1
+        for start in range(0, len(flat), width):
+            edits[flat[start]] = dict(zip(fields, flat[start + 1 : start + width], strict=True))
+    assert groups, "twenty NPCs that moved share a group"
     assert len(edits) == 20
     for index, moved in edits.items():
         now = room.state["npcs"][index]

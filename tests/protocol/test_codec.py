@@ -311,6 +311,36 @@ def test_json_patch_nested_map_deltas_are_searched_for_list_edits() -> None:
     assert message == Patch(2, 1, 0, {"a": {"b": [2, 1, {0: "x"}]}, "c": [1, {"0": 1}], "d": [0]})
 
 
+def test_json_patch_groups_and_map_edits_get_integer_indexes_back() -> None:
+    delta = (
+        '{"p":[3,{"a":{"l":[2,1,{"0":1}]}},[["l"],"b",[2,1,{"0":2}],"c",[1,{"0":3}]]],'
+        '"n":[2,2,{"1":{"l":[2,1,{"0":4}]}},[["x","y"],0,1,2,1,3,4]]}'
+    )
+    message = decode_json(patch_json(delta))
+    assert message == Patch(
+        2,
+        1,
+        0,
+        {
+            "p": [
+                3,
+                {"a": {"l": [2, 1, {0: 1}]}},
+                [["l"], "b", [2, 1, {0: 2}], "c", [1, {"0": 3}]],
+            ],
+            "n": [2, 2, {1: {"l": [2, 1, {0: 4}]}}, [["x", "y"], 0, 1, 2, 1, 3, 4]],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "delta", ['{"c":[2,1,"x"]}', '{"c":[7,1,{"0":1}]}', '{"c":[3,{},5]}', '{"c":["x",1,2]}']
+)
+def test_json_patch_entries_that_are_not_edits_are_left_as_they_are(delta: str) -> None:
+    message = decode_json(patch_json(delta))
+    assert isinstance(message, Patch)
+    assert message.delta == json.loads(delta)
+
+
 @pytest.mark.parametrize("key", ["\u00b2", "x", "1" * 17], ids=["superscript", "letter", "long"])
 def test_json_patch_keys_that_are_not_short_ascii_digits_stay_strings(key: str) -> None:
     message = decode_json(patch_json('{"l":[2,1,{"' + key + '":0}]}'), CLIENT_MAX_SIZE)

@@ -314,7 +314,7 @@ def test_the_json_subprotocol_works_end_to_end() -> None:
     client, server = pair(SUBPROTOCOL_JSON)
     client.send_join("seat")
     [data] = client.data_to_send()
-    assert data == '{"type":"join","version":1,"token":"seat"}'
+    assert data == f'{{"type":"join","version":{PROTOCOL_VERSION},"token":"seat"}}'
     server.receive_data(data)
     assert server.events_received() == [Join(PROTOCOL_VERSION, "seat")]
     server.send_welcome(**WELCOME)

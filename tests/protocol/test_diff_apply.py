@@ -22,6 +22,8 @@ from protocol.diff import (
 from protocol.errors import PatchError
 from protocol.schema import Float32, Quantized, Schema
 
+GROUP_SHAPE = "a group needs distinct field names and one entry per field"
+
 
 def unpack(body: bytes | None) -> Any:
     assert body is not None
@@ -78,6 +80,34 @@ def committed(initial: dict[str, Any], schema: Schema | None = None) -> StateTra
         ({}, {"a": [1, {"b": (1,)}]}, "state cannot hold a tuple"),
         ({}, {"a": [1, {1: 1}]}, "state map keys must be strings"),
         ({"l": [1]}, {"l": [2, 1, {0: b""}]}, "state cannot hold a bytes"),
+        ({"p": {"a": {}}}, {"p": [3, {}]}, "unknown delta operation"),
+        ({"p": {"a": {}}}, {"p": [3, [], [["x"], "a", 1]]}, "a delta must be a map"),
+        ({"p": 1}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
+        ({"p": {"a": {}}}, {"p": [3, {}, 5]}, "a group is [[field, ...], key, entry, ...]"),
+        ({"p": {"a": {}}}, {"p": [3, {}, []]}, "a group is [[field, ...], key, entry, ...]"),
+        (
+            {"p": {"a": {}}},
+            {"p": [3, {}, ["x", "a", 1]]},
+            "a group is [[field, ...], key, entry, ...]",
+        ),
+        ({"p": {"a": {}}}, {"p": [3, {}, [[], "a"]]}, GROUP_SHAPE),
+        ({"p": {"a": {}}}, {"p": [3, {}, [[1], "a", 1]]}, GROUP_SHAPE),
+        ({"p": {"a": {}}}, {"p": [3, {}, [["x", "x"], "a", 1, 2]]}, GROUP_SHAPE),
+        ({"p": {"a": {}}}, {"p": [3, {}, [["x"], "a", 1, "b"]]}, GROUP_SHAPE),
+        ({"p": {"a": {}}}, {"p": [3, {}, [["x"], 1, 1]]}, "state map keys must be strings"),
+        ({"p": {"a": 1}}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
+        ({"p": {}}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
+        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], 1, 1]]}, "group index out of range"),
+        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], -1, 1]]}, "group index out of range"),
+        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], "0", 1]]}, "group index out of range"),
+        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], False, 1]]}, "group index out of range"),
+        ({"l": [1]}, {"l": [2, 1, {}, [["x"], 0, 1]]}, "a map delta needs a map"),
+        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], 0, [9]]]}, "unknown delta operation"),
+        (
+            {"l": []},
+            {"l": [2, 1, {0: [3, {}, [["x"], "a", 1]]}]},
+            "a new list item must be a whole value",
+        ),
     ],
 )
 def test_deltas_that_do_not_fit_raise_patch_error(
@@ -86,6 +116,60 @@ def test_deltas_that_do_not_fit_raise_patch_error(
     with pytest.raises(PatchError) as raised:
         apply_delta(state, delta)
     assert raised.value.message == message
+
+
+def test_groups_apply_the_same_fields_to_each_key_and_report_each_path() -> None:
+    schema = Schema({"p.*.x": Quantized(1 / 16, relative=True), "l.*.x": Quantized(1 / 16)})
+    state: dict[str, Any] = {
+        "p": {"a": {"x": 1.0, "hp": 3}, "b": {"x": 2.0, "hp": 3}, "c": {"x": 0.0}},
+        "l": [{"x": 0.0, "tag": "a"}, {"x": 0.0, "tag": "b"}],
+    }
+    delta = {
+        "p": [3, {"c": [0]}, [["x", "hp"], "a", 16, 2, "b", -8, [0]]],
+        "l": [2, 2, {}, [["x", "tag"], 0, 32, "c", 1, 48, "d"]],
+    }
+    changes: list[Any] = []
+    apply_delta(state, delta, schema, changes)
+    assert state == {
+        "p": {"a": {"x": 2.0, "hp": 2}, "b": {"x": 1.5}},
+        "l": [{"x": 2.0, "tag": "c"}, {"x": 3.0, "tag": "d"}],
+    }
+    assert changes == [
+        ("p", "c"),
+        ("p", "a", "x"),
+        ("p", "a", "hp"),
+        ("p", "b", "x"),
+        ("p", "b", "hp"),
+        ("l", 0, "x"),
+        ("l", 0, "tag"),
+        ("l", 1, "x"),
+        ("l", 1, "tag"),
+    ]
+
+
+def test_the_tracker_groups_entities_that_changed_the_same_fields() -> None:
+    tracker = committed(
+        {"p": {k: {"x": 0, "y": 0, "hp": 1} for k in "abc"}, "l": [{"x": 0}, {"x": 0}, {"x": 0}]}
+    )
+    for key in "ab":
+        tracker.state["p"][key]["x"] = 1
+        tracker.state["p"][key]["y"] = 2
+    tracker.state["p"]["c"]["hp"] = 0
+    tracker.state["l"][0]["x"] = 5
+    tracker.state["l"][2]["x"] = 6
+    tracker.commit(2)
+    assert unpack(tracker.encode_delta(1)) == {
+        "p": [3, {"c": {"hp": 0}}, [["x", "y"], "a", 1, 2, "b", 1, 2]],
+        "l": [2, 3, {}, [["x"], 0, 5, 2, 6]],
+    }
+
+
+def test_a_lone_entity_change_is_not_grouped() -> None:
+    tracker = committed({"p": {"a": {"x": 0}, "b": {"y": 0}}})
+    tracker.state["p"]["a"]["x"] = 1
+    tracker.state["p"]["b"]["y"] = 1
+    tracker.commit(2)
+    assert unpack(tracker.encode_delta(1)) == {"p": {"a": {"x": 1}, "b": {"y": 1}}}
 
 
 def test_applying_a_delta_to_a_non_map_raises_patch_error() -> None:

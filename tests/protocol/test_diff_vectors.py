@@ -16,7 +16,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from protocol.codec import CLIENT_MAX_SIZE, StateFrame, decode
+from protocol.codec import CLIENT_MAX_SIZE, StateFrame, decode, decode_json
 from protocol.diff import StateTracker, apply_delta, state_hash
 from protocol.messages import Patch
 from protocol.schema import Quantized, Schema
@@ -35,9 +35,17 @@ def indexes_as_ints(delta: Any) -> Any:
     """A JSON delta with the index keys of its list edits turned back into integers."""
     if type(delta) is dict:
         return {key: indexes_as_ints(entry) for key, entry in delta.items()}
-    if type(delta) is list and len(delta) == 3 and delta[0] == 2 and type(delta[2]) is dict:
-        return [2, delta[1], {int(key): indexes_as_ints(e) for key, e in delta[2].items()}]
+    if type(delta) is list and len(delta) >= 3 and delta[0] == 2 and type(delta[2]) is dict:
+        entries = {int(key): indexes_as_ints(e) for key, e in delta[2].items()}
+        return [2, delta[1], entries, *map(group_indexes_as_ints, delta[3:])]
+    if type(delta) is list and len(delta) >= 3 and delta[0] == 3:
+        return [3, indexes_as_ints(delta[1]), *map(group_indexes_as_ints, delta[2:])]
     return delta
+
+
+def group_indexes_as_ints(group: list[Any]) -> list[Any]:
+    """A group's entries converted (its field names and keys are not index keys)."""
+    return [group[0], *map(indexes_as_ints, group[1:])]
 
 
 def test_the_file_is_what_the_generator_writes_now() -> None:
@@ -62,8 +70,10 @@ def test_the_vectors_cover_every_operation() -> None:
     assert "9100" in hexes  # [0]
     assert "9201" in hexes  # [1, whole]
     assert "9302" in hexes  # [2, length, entries]
+    assert "9303" in hexes  # [3, delta, group]
+    assert "9502" in hexes  # [2, length, entries, group, group]
     assert "ca" in hexes  # a float32
-    assert {kind for vector in VECTORS for _, kind, _ in vector["schema"]} == {1, 2}
+    assert {kind for vector in VECTORS for _, kind, _ in vector["schema"]} == {1, 2, 3}
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
@@ -80,6 +90,15 @@ def test_the_delta_applied_to_before_gives_after(vector: dict[str, Any]) -> None
 def test_the_json_delta_is_the_binary_one_with_string_indexes(vector: dict[str, Any]) -> None:
     delta = msgpack.unpackb(bytes.fromhex(vector["delta_hex"]), raw=False, strict_map_key=False)
     assert indexes_as_ints(vector["delta"]) == delta
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
+def test_a_json_patch_frame_decodes_to_the_binary_delta(vector: dict[str, Any]) -> None:
+    delta = msgpack.unpackb(bytes.fromhex(vector["delta_hex"]), raw=False, strict_map_key=False)
+    frame = json.dumps(
+        {"type": "patch", "tick": 2, "baseline": 1, "last_seq": 0, "delta": vector["delta"]}
+    )
+    assert decode_json(frame) == Patch(2, 1, 0, delta)
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
@@ -107,4 +126,26 @@ def test_the_docs_worked_patch_example_is_what_the_tracker_sends() -> None:
     assert documented.group(2) == frame.hex(" ")
     assert int(documented.group(1)) == len(frame)
     delta = {"npcs": [2, 3, {2: {"x": 1608, "y": 324}}]}
+    assert decode(frame, CLIENT_MAX_SIZE) == [Patch(1202, 1201, 7, delta)]
+
+
+def test_the_docs_worked_group_example_is_what_the_tracker_sends() -> None:
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    section = doc.split("### Worked example: a PATCH moving two players (a group)", 1)[1]
+    documented = re.search(r"Whole frame, (\d+) bytes: `([0-9a-f ]+)`", section)
+    assert documented is not None
+    step = Quantized(1 / 16, relative=True)
+    schema = Schema({"players.*.x": step, "players.*.y": step})
+    players = {"a": {"x": 100.0, "y": 50.0}, "b": {"x": 20.0, "y": 30.0}}
+    tracker = StateTracker({"players": players}, schema=schema, tick=1201)
+    for key, (x, y) in {"a": (102.0, 49.0), "b": (18.5, 31.0)}.items():
+        tracker.state["players"][key]["x"] = x
+        tracker.state["players"][key]["y"] = y
+    tracker.commit(1202)
+    body = tracker.encode_delta(1201)
+    assert body is not None
+    frame = StateFrame(1202, 1201, body).for_member(7)
+    assert documented.group(2) == frame.hex(" ")
+    assert int(documented.group(1)) == len(frame)
+    delta = {"players": [3, {}, [["x", "y"], "a", 32, -16, "b", -24, 16]]}
     assert decode(frame, CLIENT_MAX_SIZE) == [Patch(1202, 1201, 7, delta)]

@@ -84,7 +84,7 @@ def test_the_doc_states_the_frame_limits() -> None:
 @pytest.mark.parametrize(
     "message",
     [
-        Join(1, "seat-4f2a"),
+        Join(2, "seat-4f2a"),
         Input(7, {"dx": 1, "fire": True}),
         Patch(1202, 1200, 7, {"hp": 2, "log": [2, 3, {2: "hit"}]}),
     ],

@@ -33,6 +33,14 @@ from protocol.schema import Float32, Quantized, Schema
 OUTPUT = Path(__file__).resolve().parent / "diff_vectors.json"
 NPCS = Schema({"npcs.*.x": Quantized(1 / 16), "npcs.*.y": Quantized(1 / 16)})
 ANGLES = Schema({"ships.*.angle": Float32(), "speed": Float32()})
+MOVERS = Schema(
+    {
+        "players.*.x": Quantized(1 / 16, relative=True),
+        "players.*.y": Quantized(1 / 16, relative=True),
+        "npcs.*.x": Quantized(1 / 16, relative=True),
+        "npcs.*.y": Quantized(1 / 16, relative=True),
+    }
+)
 
 Mutation = Callable[[TrackedMap], object]
 
@@ -109,6 +117,21 @@ def _steer(state: TrackedMap) -> None:
     state["ships"]["s2"] = {"angle": -1.5, "name": "b"}
 
 
+def _move_players(state: TrackedMap) -> None:
+    for key, dx in (("a", 1.0), ("b", -0.5), ("d", 2.0)):
+        state["players"][key]["x"] += dx
+        state["players"][key]["y"] -= 1.0
+    state["players"]["c"]["hp"] = 2
+
+
+def _move_npcs_and_log(state: TrackedMap) -> None:
+    for npc in state["npcs"][:2]:
+        npc["x"] += 0.25
+        npc["y"] += 0.5
+    for npc in state["npcs"][2:]:
+        npc["log"].append("hit")
+
+
 def vectors() -> list[dict[str, Any]]:
     """Every case, in a fixed order."""
     players = {"players": {"a": {"hp": 3, "team": "red"}}, "round": 1}
@@ -143,6 +166,30 @@ def vectors() -> list[dict[str, Any]]:
             {"ships": {"s1": {"angle": 0.25, "name": "a"}}, "speed": 1.0},
             _steer,
             ANGLES,
+        ),
+        case(
+            "grouped map: three players moved, one hit",
+            {
+                "players": {
+                    key: {"x": 10.0 * n, "y": 20.0 * n, "hp": 3}
+                    for n, key in enumerate("abcd", start=1)
+                }
+            },
+            _move_players,
+            MOVERS,
+        ),
+        case(
+            "grouped list: two NPCs moved, two logged",
+            {
+                "npcs": [
+                    {"x": 1.0, "y": 2.0, "log": []},
+                    {"x": 3.0, "y": 4.0, "log": []},
+                    {"x": 5.0, "y": 6.0, "log": ["a"]},
+                    {"x": 7.0, "y": 8.0, "log": []},
+                ]
+            },
+            _move_npcs_and_log,
+            MOVERS,
         ),
         case(
             "hash sorts keys by code point",

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { CloseCode } from "../codes.js";
+import { CloseCode, PROTOCOL_VERSION } from "../codes.js";
 import {
   ProtocolError,
   decodeFrames,
@@ -24,7 +24,7 @@ const vectors = loadVectors("protocol_vectors.json");
 const INTEGER_KEYS = new Set(["patch with a list edit and a delete"]);
 
 test("the vectors are for this protocol version", () => {
-  assert.equal(vectors.protocol_version, 1);
+  assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
   assert.ok(vectors.messages.length >= 20);
   assert.ok(vectors.invalid.length >= 20);
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { CloseCode, ErrorCode, SUBPROTOCOL_MSGPACK } from "../codes.js";
+import { CloseCode, ErrorCode, PROTOCOL_VERSION, SUBPROTOCOL_MSGPACK } from "../codes.js";
 import { Room, RoomError, RequestError } from "../room.js";
 import { FakeNetwork, settle } from "./fake-socket.js";
 
@@ -45,7 +45,7 @@ function makeRoom(network, options = {}) {
 function welcome(tick = 10, extra = {}) {
   return {
     type: "welcome",
-    version: 1,
+    version: PROTOCOL_VERSION,
     room_id: "room-1",
     session_id: "sess-1",
     reconnect_token: "rk-1",
@@ -90,7 +90,7 @@ test("join opens the reservation's url with the msgpack subprotocol and sends JO
   assert.equal(socket.binaryType, "arraybuffer");
   socket.accept();
   await settle();
-  assert.deepEqual(socket.sent, [{ type: "join", version: 1, token: "seat-1" }]);
+  assert.deepEqual(socket.sent, [{ type: "join", version: PROTOCOL_VERSION, token: "seat-1" }]);
   socket.push(welcome(), { type: "full_state", tick: 10, last_seq: 0, state: { round: 1 } });
   assert.equal(await joining, room);
   assert.ok(room.connected);
@@ -284,7 +284,7 @@ test("a drop reconnects with the reconnect token and the last tick, then re-send
   assert.notEqual(next, socket);
   next.accept();
   await settle();
-  assert.deepEqual(next.sent, [{ type: "reconnect", version: 1, token: "rk-1", last_tick: 11 }]);
+  assert.deepEqual(next.sent, [{ type: "reconnect", version: PROTOCOL_VERSION, token: "rk-1", last_tick: 11 }]);
   next.push(welcome(12), { type: "patch", tick: 12, baseline: 11, last_seq: 2, delta: { round: 3 } });
   await settle();
   assert.deepEqual(
@@ -388,7 +388,7 @@ test("a WELCOME of another protocol version closes with UNSUPPORTED_VERSION", as
   const joining = room.join();
   network.last.accept();
   await settle();
-  network.last.push(welcome(10, { version: 2 }));
+  network.last.push(welcome(10, { version: PROTOCOL_VERSION + 1 }));
   await assert.rejects(joining, (/** @type {any} */ error) => error.code === CloseCode.UNSUPPORTED_VERSION);
 });
 

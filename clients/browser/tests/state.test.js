@@ -104,6 +104,20 @@ test("the docs' worked example: a PATCH moving one NPC", () => {
   assert.deepEqual(state.npcs[2], { x: 100.5, y: 20.25 });
 });
 
+test("the docs' worked example: a PATCH moving two players (a group)", () => {
+  const hex =
+    "42 94 cd 04 b2 cd 04 b1 07 81 a7 70 6c 61 79 65 72 73 93 03 80 97 92 a1 78 a1 79 a1 61 20 f0 a1 62 e8 10";
+  const frame = decodeFrames(fromHex(hex.replaceAll(" ", "")))[0];
+  assert.deepEqual(frame.delta, { players: [3, {}, [["x", "y"], "a", 32, -16, "b", -24, 16]] });
+  const schema = Schema.fromWire([
+    [["players", null, "x"], 3, 0.0625],
+    [["players", null, "y"], 3, 0.0625],
+  ]);
+  const state = { players: { a: { x: 100, y: 50 }, b: { x: 20, y: 30 } } };
+  applyDelta(state, frame.delta, schema);
+  assert.deepEqual(state.players, { a: { x: 102, y: 49 }, b: { x: 18.5, y: 31 } });
+});
+
 /** @type {Array<[string, Record<string, any>, unknown, RegExp]>} */
 const REFUSED = [
   ["a delta that is not a map", {}, [1], /a delta must be a map/],
@@ -117,6 +131,19 @@ const REFUSED = [
   ["a nested delta for a new item", { a: [] }, { a: [2, 1, { 0: { b: 1 } }] }, /whole value/],
   ["a delete inside a list edit", { a: [1] }, { a: [2, 1, { 0: [0] }] }, /unknown delta operation/],
   ["bytes in state", {}, { a: new Uint8Array([1]) }, /cannot hold a bytes/],
+  ["a map edit without a group", { p: {} }, { p: [3, {}] }, /unknown delta operation/],
+  ["a map edit where there is no map", { p: 1 }, { p: [3, {}, [["x"], "a", 1]] }, /needs a map/],
+  ["a group that is not an array", { p: { a: {} } }, { p: [3, {}, 5] }, /a group is/],
+  ["a group without field names", { p: { a: {} } }, { p: [3, {}, ["x", "a", 1]] }, /a group is/],
+  ["a group with no fields", { p: { a: {} } }, { p: [3, {}, [[], "a"]] }, /distinct field names/],
+  ["a group repeating a field", { p: { a: {} } }, { p: [3, {}, [["x", "x"], "a", 1, 2]] }, /distinct/],
+  ["a group with a field short", { p: { a: {} } }, { p: [3, {}, [["x"], "a", 1, "b"]] }, /one entry per field/],
+  ["a group with a number key in a map", { p: { a: {} } }, { p: [3, {}, [["x"], 1, 1]] }, /keys must be strings/],
+  ["a group member that is not a map", { p: { a: 1 } }, { p: [3, {}, [["x"], "a", 1]] }, /needs a map/],
+  ["a group member that is missing", { p: {} }, { p: [3, {}, [["x"], "a", 1]] }, /needs a map/],
+  ["a list group index out of range", { l: [{}] }, { l: [2, 1, {}, [["x"], 1, 1]] }, /group index out of range/],
+  ["a list group index that is a string", { l: [{}] }, { l: [2, 1, {}, [["x"], "0", 1]] }, /group index/],
+  ["a map edit for a new item", { l: [] }, { l: [2, 1, { 0: [3, {}, [["x"], "a", 1]] }] }, /whole value/],
 ];
 
 for (const [name, before, delta, message] of REFUSED) {
@@ -128,6 +155,43 @@ for (const [name, before, delta, message] of REFUSED) {
     });
   });
 }
+
+test("groups apply the same fields to each key and report each path", () => {
+  const schema = Schema.fromWire([
+    [["p", null, "x"], 3, 0.0625],
+    [["l", null, "x"], 1, 0.0625],
+  ]);
+  const state = {
+    p: { a: { x: 1, hp: 3 }, b: { x: 2, hp: 3 }, c: { x: 0 } },
+    l: [{ x: 0, tag: "a" }, { x: 0, tag: "b" }],
+  };
+  /** @type {Array<Array<string | number>>} */
+  const changes = [];
+  applyDelta(
+    state,
+    {
+      p: [3, { c: [0] }, [["x", "hp"], "a", 16, 2, "b", -8, [0]]],
+      l: [2, 2, {}, [["x", "tag"], 0, 32, "c", 1, 48, "d"]],
+    },
+    schema,
+    changes,
+  );
+  assert.deepEqual(state, {
+    p: { a: { x: 2, hp: 2 }, b: { x: 1.5 } },
+    l: [{ x: 2, tag: "c" }, { x: 3, tag: "d" }],
+  });
+  assert.deepEqual(changes, [
+    ["p", "c"],
+    ["p", "a", "x"],
+    ["p", "a", "hp"],
+    ["p", "b", "x"],
+    ["p", "b", "hp"],
+    ["l", 0, "x"],
+    ["l", 0, "tag"],
+    ["l", 1, "x"],
+    ["l", 1, "tag"],
+  ]);
+});
 
 test("REPLACE accepts any whole value", () => {
   const state = { a: 1, b: 2 };
