@@ -215,32 +215,93 @@ _LIST = int(PatchOp.LIST)
 _MAP = int(PatchOp.MAP)
 
 
-def _groups(entries: dict[Any, Any]) -> list[list[Any]] | None:
-    """Groups of the nested deltas in ``entries`` that change the same keys, two or more
-    children each, taken out of ``entries``; None (``entries`` untouched) when no two share."""
-    if len(entries) < 2:
-        return None
-    by_fields: dict[tuple[Any, ...], list[Any]] = {}
-    for key, entry in entries.items():
-        if type(entry) is dict and entry:
-            fields = tuple(entry)
-            members = by_fields.get(fields)
-            if members is None:
-                by_fields[fields] = [key]
-            else:
-                members.append(key)
+_Members = list[tuple[Any, Any, TrackedMap]]
+"""Maps changed in place that changed the same keys: (key, dirty mark, the map) each."""
+
+
+def _add_member(buckets: dict[tuple[Any, ...], _Members], key: Any, mark: Any, child: Any) -> None:
+    fields = tuple(mark)
+    members = buckets.get(fields)
+    if members is None:
+        buckets[fields] = [(key, mark, child)]
+    else:
+        members.append((key, mark, child))
+
+
+def _render_buckets(
+    buckets: dict[tuple[Any, ...], _Members], out: dict[Any, Any], schema: SchemaNode | None
+) -> list[list[Any]] | None:
+    """Put each lone changed map into ``out`` as a nested delta; return a group for each set
+    of two or more that changed the same keys (None when there is none)."""
     groups: list[list[Any]] | None = None
-    for fields, members in by_fields.items():
-        if len(members) > 1:
-            flat: list[Any] = [list(fields)]
-            for key in members:
+    for fields, members in buckets.items():
+        if len(members) == 1:
+            key, mark, child = members[0]
+            out[key] = _map_entry(mark, child, None if schema is None else schema.child(key))
+            continue
+        flat: list[Any] = [list(fields)]
+        if schema is not None and schema.children:  # exact patterns: a schema per key
+            for key, mark, child in members:
                 flat.append(key)
-                flat.extend(entries.pop(key).values())
-            if groups is None:
-                groups = [flat]
-            else:
-                groups.append(flat)
+                flat.extend(_map_delta(mark, child, schema.child(key)).values())
+        else:
+            _group_values(fields, members, None if schema is None else schema.wildcard, flat)
+        if groups is None:
+            groups = [flat]
+        else:
+            groups.append(flat)
     return groups
+
+
+def _group_values(
+    fields: tuple[Any, ...], members: _Members, schema: SchemaNode | None, flat: list[Any]
+) -> None:
+    """Append each member's key and its entries for ``fields`` (which all members share, with
+    ``schema``) to ``flat``. Numbers are rendered here, as ``_map_delta`` renders them, with
+    each field's precision looked up once per group; anything else goes through
+    ``_map_delta``."""
+    plan = [
+        (field, 0.0, None)
+        if schema is None
+        else (
+            field,
+            schema.relative_steps.get(field, schema.wildcard_relative_step),
+            schema.precisions.get(field) or schema.wildcard_precision,
+        )
+        for field in fields
+    ]
+    get = dict.get
+    append = flat.append
+    for key, mark, child in members:
+        append(key)
+        for field, step, precision in plan:
+            now = get(child, field, _MISSING)
+            kind = type(now)
+            if kind is not float and kind is not int:
+                append(_map_delta({field: mark[field]}, child, schema)[field])
+            elif step:  # relative quantised
+                was = mark[field]
+                if type(was) is float or type(was) is int:
+                    append(round(now / step) - round(was / step))
+                else:
+                    append([_REPLACE, round(now / step)])
+            elif precision is None:
+                append(now)
+            elif type(precision) is Quantized:
+                append(round(now / precision.step))
+            else:  # Float32
+                append(Float32Value(now))
+
+
+def _map_entry(tree: dict[Any, Any], value: TrackedMap, schema: SchemaNode | None) -> Any:
+    """A map changed in place, as an entry: a nested delta, or a map edit
+    ``[3, delta, group, ...]`` when two or more of its maps changed the same keys."""
+    buckets: dict[tuple[Any, ...], _Members] = {}
+    out = _map_delta(tree, value, schema, buckets)
+    if not buckets:
+        return out
+    groups = _render_buckets(buckets, out, schema)
+    return out if groups is None else [_MAP, out, *groups]
 
 
 def _entry(mark: Any, child: Any, schema: SchemaNode | None, key: str | int) -> Any:
@@ -260,8 +321,14 @@ def _entry(mark: Any, child: Any, schema: SchemaNode | None, key: str | int) -> 
 
 
 def _map_delta(
-    tree: dict[Any, Any], value: TrackedMap, schema: SchemaNode | None
+    tree: dict[Any, Any],
+    value: TrackedMap,
+    schema: SchemaNode | None,
+    buckets: dict[tuple[Any, ...], _Members] | None = None,
 ) -> dict[str, Any]:
+    """The nested delta for the changes ``tree`` marks in ``value``. With ``buckets``, the maps
+    changed in place are left out and collected there by the keys they changed, for the caller
+    to render (``_render_buckets``); without, each is rendered as an entry at once."""
     out: dict[str, Any] = {}
     get = dict.get
     for key, mark in tree.items():
@@ -286,9 +353,10 @@ def _map_delta(
         elif child is _MISSING:
             out[key] = DELETE_ENTRY
         elif kind is TrackedMap and type(mark) is dict:  # a map changed in place
-            nested = _map_delta(mark, child, None if schema is None else schema.child(key))
-            groups = _groups(nested)  # its entities that changed the same fields
-            out[key] = nested if groups is None else [_MAP, nested, *groups]
+            if buckets is None:
+                out[key] = _map_entry(mark, child, None if schema is None else schema.child(key))
+            else:
+                _add_member(buckets, key, mark, child)
         else:
             out[key] = _entry(mark, child, schema, key)
     return out
@@ -298,17 +366,17 @@ def _list_delta(mark: _ListDirty, value: TrackedList, schema: SchemaNode | None)
     length = len(value)
     tail = length if mark.tail is None else mark.tail
     entries: dict[int, Any] = {}
-    item_schema = None if schema is None else schema.wildcard  # what child(index) gives
+    buckets: dict[tuple[Any, ...], _Members] = {}
     for index, child_mark in mark.items.items():
         if index < tail:
             item = value[index]
             if type(item) is TrackedMap and type(child_mark) is dict:  # an entity changed
-                entries[index] = _map_delta(child_mark, item, item_schema)
+                _add_member(buckets, index, child_mark, item)
             else:
                 entries[index] = _entry(child_mark, item, schema, index)
     for index in range(tail, length):
         entries[index] = _entry(True, value[index], schema, index)
-    groups = _groups(entries)
+    groups = _render_buckets(buckets, entries, schema) if buckets else None
     return [_LIST, length, entries] if groups is None else [_LIST, length, entries, *groups]
 
 

@@ -164,6 +164,87 @@ def test_the_tracker_groups_entities_that_changed_the_same_fields() -> None:
     }
 
 
+def round_trip(tracker: StateTracker, before: dict[str, Any]) -> Any:
+    """The delta from tick 1 to 2, after checking it turns ``before`` into the state now."""
+    tracker.commit(2)
+    delta = unpack(tracker.encode_delta(1))
+    state = copy.deepcopy(before)
+    apply_delta(state, delta, tracker.schema)
+    assert state == tracker.snapshot()
+    return delta
+
+
+def test_grouped_numbers_travel_in_each_field_s_declared_precision() -> None:
+    schema = Schema({"p.*.q": Quantized(0.5), "p.*.f": Float32(), "p.*.r": Quantized(1, True)})
+    initial = {"p": {k: {"q": 0.0, "f": 0.0, "n": 0, "r": 0, "s": "a"} for k in "ab"}}
+    tracker = committed(initial, schema)
+    before = tracker.snapshot()
+    for key, value in (("a", 1.5), ("b", 2.5)):
+        entity = tracker.state["p"][key]
+        entity["q"], entity["f"], entity["n"], entity["r"], entity["s"] = (
+            value,
+            value,
+            value,
+            value * 2,
+            key + "!",
+        )
+    assert round_trip(tracker, before) == {
+        "p": [
+            3,
+            {},
+            [["q", "f", "n", "r", "s"], "a", 3, 1.5, 1.5, 3, "a!", "b", 5, 2.5, 2.5, 5, "b!"],
+        ]
+    }
+
+
+def test_a_grouped_relative_field_without_a_number_at_the_baseline_travels_whole() -> None:
+    schema = Schema({"p.*.x": Quantized(1 / 16, relative=True)})
+    tracker = committed({"p": {"a": {"x": None}, "b": {"x": None}}}, schema)
+    before = tracker.snapshot()
+    tracker.state["p"]["a"]["x"] = 1.0
+    tracker.state["p"]["b"]["x"] = 2.0
+    assert round_trip(tracker, before) == {"p": [3, {}, [["x"], "a", [1, 16], "b", [1, 32]]]}
+
+
+def test_maps_with_their_own_patterns_are_grouped_each_in_its_precision() -> None:
+    schema = Schema({"p.*.x": Quantized(1 / 16), "p.a.x": Float32()})
+    tracker = committed({"p": {"a": {"x": 0.0}, "b": {"x": 0.0}}}, schema)
+    before = tracker.snapshot()
+    tracker.state["p"]["a"]["x"] = 0.5
+    tracker.state["p"]["b"]["x"] = 0.5
+    assert round_trip(tracker, before) == {"p": [3, {}, [["x"], "a", 0.5, "b", 8]]}
+
+
+def test_groups_hold_any_entry_and_nest() -> None:
+    initial = {"p": {k: {"gone": 1, "log": [], "in": {"u": {"v": 0}, "w": {"v": 0}}} for k in "ab"}}
+    tracker = committed(initial)
+    before = tracker.snapshot()
+    for key in "ab":
+        entity = tracker.state["p"][key]
+        del entity["gone"]
+        entity["log"].append(key)
+        entity["in"]["u"]["v"] = 1
+        entity["in"]["w"]["v"] = 2
+    inner = [3, {}, [["v"], "u", 1, "w", 2]]
+    assert round_trip(tracker, before) == {
+        "p": [
+            3,
+            {},
+            [
+                ["gone", "log", "in"],
+                "a",
+                [0],
+                [2, 1, {0: "a"}],
+                inner,
+                "b",
+                [0],
+                [2, 1, {0: "b"}],
+                inner,
+            ],
+        ]
+    }
+
+
 def test_a_lone_entity_change_is_not_grouped() -> None:
     tracker = committed({"p": {"a": {"x": 0}, "b": {"y": 0}}})
     tracker.state["p"]["a"]["x"] = 1
