@@ -38,6 +38,7 @@ from typing import Any
 import msgpack
 
 from protocol.codec import CLIENT_MAX_SIZE, StateFrame, decode, encode
+from protocol.codes import PROTOCOL_VERSION
 from protocol.diff import StateTracker
 from protocol.messages import (
     Ack,
@@ -199,8 +200,8 @@ def sample_messages() -> list[Message]:
     delta = tracker.delta(1201)
     assert delta is not None
     return [
-        Join(1, "seat-4f2a9c1e77d04b1f"),
-        Reconnect(1, "rt-2c9d1f0a66e34c8b", 1201),
+        Join(PROTOCOL_VERSION, "seat-4f2a9c1e77d04b1f"),
+        Reconnect(PROTOCOL_VERSION, "rt-2c9d1f0a66e34c8b", 1201),
         Leave(),
         Input(1234, {"dx": 1, "dy": -1, "fire": True}),
         Ack(1202),

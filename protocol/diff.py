@@ -40,7 +40,14 @@ import msgpack
 
 from protocol.codes import PatchOp
 from protocol.errors import LocalProtocolError
-from protocol.replica import DELETE_ENTRY, apply_delta, decode_state, iter_paths, state_hash
+from protocol.replica import (
+    _NOT_A_FIELD,
+    DELETE_ENTRY,
+    apply_delta,
+    decode_state,
+    iter_paths,
+    state_hash,
+)
 from protocol.schema import Float32, Float32Value, Quantized, Schema, SchemaNode, pack_float32
 from protocol.tracked import (
     _MISSING,
@@ -235,9 +242,9 @@ def _render_buckets(
     of two or more that changed the same keys (None when there is none)."""
     groups: list[list[Any]] | None = None
     for fields, members in buckets.items():
-        if len(members) == 1:
-            key, mark, child = members[0]
-            out[key] = _map_entry(mark, child, None if schema is None else schema.child(key))
+        if len(members) == 1 or _NOT_A_FIELD in fields:
+            for key, mark, child in members:
+                out[key] = _map_entry(mark, child, None if schema is None else schema.child(key))
             continue
         flat: list[Any] = [list(fields)]
         if schema is not None and schema.children:  # exact patterns: a schema per key

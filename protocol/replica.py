@@ -23,6 +23,9 @@ from protocol.tracked import _MISSING, _SCALARS, MAX_SAFE_INT, Path
 _packb = msgpack.Packer(autoreset=True, use_bin_type=True).pack
 DELETE_ENTRY = [int(PatchOp.DELETE)]
 """The delta entry that deletes a key."""
+_NOT_A_FIELD = "__proto__"
+"""A key JavaScript receivers cannot hold as a plain property: never a group's field name (the
+encoder sends such a key in nested deltas instead, where a JavaScript decoder refuses it)."""
 
 
 # -- the receiving side --------------------------------------------------------------------------
@@ -127,7 +130,7 @@ def _apply_groups(
         width = len(fields) + 1
         if (
             not fields
-            or any(type(field) is not str for field in fields)
+            or any(type(field) is not str or field == _NOT_A_FIELD for field in fields)
             or len(set(fields)) != len(fields)
             or (len(group) - 1) % width
         ):

@@ -2,7 +2,7 @@
 // In the anchor, ArenaState's `tick` starts undefined, so `st.tick++` makes it NaN, the rotating
 // block's start is NaN and the NPC loop never runs: the anchor's NPCs never move, and its patches
 // carry only the players. Starting `tick` at 0 makes it run the workload RESULTS.md defines (20 NPCs
-// take a step every tick). tests/bench/test_colyseus_moving.py checks that this file is the anchor
+// take a step every tick). tests/bench/test_arena_load_pairs.py checks that this file is the anchor
 // plus that line and this header. Run by bench/arena_runs.py as the system "colyseus-moving".
 // System 1: Colyseus 0.18 room server, idiomatic: @colyseus/schema state (MapSchema of players
 // {x,y,lastSeq} and of NPCs {x,y}), setSimulationInterval(50 ms), patchRate 50 ms, onMessage("input").

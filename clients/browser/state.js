@@ -8,9 +8,14 @@
  *     [0]                                delete the key
  *     [1, whole]                         set the key to a whole value (a map or a list, or
  *                                        the count of a relative quantised field)
- *     [2, length, {index: entry, ...}]   edit the list at the key in place
+ *     [2, length, {index: entry, ...}, group...]
+ *                                        edit the list at the key in place (groups optional)
+ *     [3, delta, group, ...]             edit the map at the key in place (one group or more)
  *     scalar                             nil, boolean, number or string: set the key to it
  *                                        (an integer for a relative field: add it)
+ *
+ * A group `[[field, ...], key, entry, ..., key, entry, ...]` stands for the nested deltas
+ * `{key: {field: entry, ...}, ...}` of maps that changed the same fields.
  *
  * Numbers at paths the schema declares arrive in their precision: a quantised field as the
  * integer count of its step (stored as `count * step`), a float32 field as the number, and a
@@ -279,7 +284,7 @@ function applyGroups(target, groups, schema, path, changes, depth) {
     const width = fields.length + 1;
     if (
       !fields.length ||
-      fields.some((field) => typeof field !== "string") ||
+      fields.some((field) => typeof field !== "string" || field === "__proto__") ||
       new Set(fields).size !== fields.length ||
       (group.length - 1) % width !== 0
     ) {

@@ -3,10 +3,21 @@ server plus one line (so the fixed Colyseus measures Colyseus, not something we 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.arena_load import evaluate_targets, payload_ratio, ratios
-from bench.arena_runs import NODE_DIR, PAIRS, SYSTEMS, shared_bench_dir
+from bench.arena_runs import (
+    NODE_DIR,
+    PAIRS,
+    SYSTEMS,
+    RunConfig,
+    colyseus_moving_argv,
+    shared_bench_dir,
+    tickroom_argv,
+)
+from bench.arena_server import BenchGame
+from game_server.games.arena import Arena
 
 
 def run(system: str, us: float, state_bytes: float, states: float = 20.0) -> dict[str, Any]:
@@ -87,3 +98,24 @@ def test_colyseus_moving_is_the_anchor_server_plus_one_marked_line() -> None:
         "this.state.tick = 0; // tickroom: the one change (see the header)"
     ]
     assert [line for line in body if line not in added] == anchor
+
+
+def test_the_still_arena_is_the_arena_with_no_npc_moves() -> None:
+    still = BenchGame(npc_moves=0).room_class()
+    assert issubclass(still, Arena)
+    assert still.npcs_per_tick == 0
+    assert BenchGame().room_class() is Arena
+
+
+def test_each_system_runs_its_own_server_and_bots(tmp_path: Path) -> None:
+    cfg = RunConfig(observe_every=10)
+    driver = shared_bench_dir() / "driver.py"
+    still = " ".join(tickroom_argv(100, cfg, tmp_path / "s", driver, still=True))
+    moving = " ".join(tickroom_argv(100, cfg, tmp_path / "s", driver))
+    assert "--npc-moves 0" in still
+    assert "--npc-moves" not in moving
+    assert "tickroom-still-uvicorn" in still
+    colyseus = " ".join(colyseus_moving_argv(100, cfg, driver))
+    assert str(NODE_DIR / "colyseus_moving.cjs") in colyseus
+    assert str(shared_bench_dir() / "colyseus" / "bot.cjs") in colyseus
+    assert "--rooms 10 --players 10" in colyseus

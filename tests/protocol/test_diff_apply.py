@@ -94,6 +94,7 @@ def committed(initial: dict[str, Any], schema: Schema | None = None) -> StateTra
         ({"p": {"a": {}}}, {"p": [3, {}, [[1], "a", 1]]}, GROUP_SHAPE),
         ({"p": {"a": {}}}, {"p": [3, {}, [["x", "x"], "a", 1, 2]]}, GROUP_SHAPE),
         ({"p": {"a": {}}}, {"p": [3, {}, [["x"], "a", 1, "b"]]}, GROUP_SHAPE),
+        ({"p": {"a": {}}}, {"p": [3, {}, [["__proto__"], "a", 1]]}, GROUP_SHAPE),
         ({"p": {"a": {}}}, {"p": [3, {}, [["x"], 1, 1]]}, "state map keys must be strings"),
         ({"p": {"a": 1}}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
         ({"p": {}}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
@@ -243,6 +244,14 @@ def test_groups_hold_any_entry_and_nest() -> None:
             ],
         ]
     }
+
+
+def test_entities_changing_a_key_named_proto_are_not_grouped() -> None:
+    tracker = committed({"p": {"a": {"__proto__": 0}, "b": {"__proto__": 0}}})
+    before = tracker.snapshot()
+    tracker.state["p"]["a"]["__proto__"] = 1
+    tracker.state["p"]["b"]["__proto__"] = 2
+    assert round_trip(tracker, before) == {"p": {"a": {"__proto__": 1}, "b": {"__proto__": 2}}}
 
 
 def test_a_lone_entity_change_is_not_grouped() -> None:

@@ -17,6 +17,7 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from protocol import diff as diff_module
 from protocol.diff import (
     StateTracker,
     TrackedList,
@@ -266,3 +267,67 @@ def test_any_decodable_msgpack_bytes_raise_only_patch_error(
     except Exception:  # not msgpack at all: nothing to apply
         return
     feed(garbage, state, schema)
+
+
+# -- groups render numbers as the generic path does ----------------------------------------------
+
+GROUP_SCHEMAS = [
+    Schema(),
+    Schema({"p.*.x": Quantized(1 / 16, relative=True), "p.*.y": Quantized(0.5)}),
+    Schema({"p.*.x": Float32(), "p.*.y": Quantized(1 / 16, relative=True)}),
+    Schema({"p.*.x": Quantized(1 / 16, relative=True), "p.a.x": Float32()}),
+]
+GROUP_VALUES = st.one_of(
+    st.integers(-1000, 1000).map(lambda n: n / 16),
+    st.integers(-1000, 1000),
+    st.sampled_from(["s", None, True]),
+    st.just(DELETED := object()),
+)
+
+
+def _generic_group_values(
+    fields: tuple[Any, ...], members: Any, schema: Any, flat: list[Any]
+) -> None:
+    """What a group of ``members`` must hold: each member's generic nested delta, in order."""
+    for key, mark, child in members:
+        flat.append(key)
+        flat.extend(diff_module._map_delta(mark, child, schema).values())
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    schema=st.sampled_from(GROUP_SCHEMAS),
+    start=st.lists(st.tuples(GROUP_VALUES, GROUP_VALUES), min_size=4, max_size=4),
+    ticks=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from("abcd"), st.sampled_from("xy"), GROUP_VALUES), max_size=8
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_grouped_entries_are_what_the_generic_path_renders(
+    schema: Schema, start: list[tuple[Any, Any]], ticks: list[list[tuple[str, str, Any]]]
+) -> None:
+    def entity(x: Any, y: Any) -> dict[str, Any]:
+        return {k: v for k, v in (("x", x), ("y", y)) if v is not DELETED}
+
+    initial = {"p": {key: entity(x, y) for key, (x, y) in zip("abcd", start, strict=True)}}
+    deltas = []
+    for group_values in (diff_module._group_values, _generic_group_values):
+        tracker = StateTracker(initial, schema=schema)
+        for tick, writes in enumerate(ticks, start=1):
+            for key, field, value in writes:
+                body = tracker.state["p"][key]
+                if value is DELETED:
+                    body.pop(field, None)
+                else:
+                    body[field] = value
+            tracker.commit(tick)
+        original = diff_module._group_values
+        diff_module._group_values = group_values
+        try:
+            deltas.append(tracker.encode_delta(0))
+        finally:
+            diff_module._group_values = original
+    assert deltas[0] == deltas[1]

@@ -21,7 +21,8 @@ from protocol.codes import (
 from protocol.messages import MESSAGE_CLASSES, Input, Join, Message, Patch
 from protocol.state import mermaid_diagram
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+DOC = (ROOT / "docs" / "protocol.md").read_text()
 TABLE_ROWS = [line for line in DOC.splitlines() if line.startswith("|")]
 
 
@@ -72,6 +73,19 @@ def test_the_doc_names_the_subprotocols_and_the_version() -> None:
     assert f"`{SUBPROTOCOL_MSGPACK}`" in DOC
     assert f"`{SUBPROTOCOL_JSON}`" in DOC
     assert f"`PROTOCOL_VERSION` is {PROTOCOL_VERSION}." in DOC
+
+
+def test_every_version_the_docs_send_is_this_one() -> None:
+    docs = [DOC, *(path.read_text() for path in (ROOT / "docs" / "reference").glob("*.md"))]
+    found = [
+        int(number)
+        for text in docs
+        for number in re.findall(
+            r'(?:"version": ?|version: |version=|"protocol_version": |tickroom\.v)(\d+)', text
+        )
+    ]
+    assert len(found) >= 10
+    assert set(found) == {PROTOCOL_VERSION}
 
 
 def test_the_doc_states_the_frame_limits() -> None:
