@@ -22,8 +22,6 @@ from protocol.diff import (
 from protocol.errors import PatchError
 from protocol.schema import Float32, Quantized, Schema
 
-GROUP_SHAPE = "a group needs distinct field names and one entry per field"
-
 
 def unpack(body: bytes | None) -> Any:
     assert body is not None
@@ -42,73 +40,18 @@ def committed(initial: dict[str, Any], schema: Schema | None = None) -> StateTra
 @pytest.mark.parametrize(
     ("state", "delta", "message"),
     [
-        ({"a": 1}, {"a": {"b": 1}}, "a map delta needs a map"),
-        ({}, {"a": {"b": 1}}, "a map delta needs a map"),
-        ({"l": [1]}, {"l": [2, 1, {0: {"b": 1}}]}, "a map delta needs a map"),
+        # Deltas a JavaScript receiver cannot see as such (its decoder turns integer and boolean
+        # map keys into strings, and 0.0 into 0); every other refusal is a shared vector in
+        # tests/vectors/delta_refusals.json (tests/protocol/test_delta_refusals.py).
         ({}, [1], "a delta must be a map"),
-        ({"a": {}}, {"a": [1]}, "unknown delta operation"),
         ({"a": 1}, {1: 2}, "state map keys must be strings"),
-        ({"a": 1}, {"a": []}, "unknown delta operation"),
-        ({"a": 1}, {"a": [9]}, "unknown delta operation"),
-        ({"a": 1}, {"a": ["x"]}, "unknown delta operation"),
-        ({"a": 1}, {"a": [0, 1]}, "unknown delta operation"),
-        ({"a": 1}, {"a": [1]}, "unknown delta operation"),
-        ({"a": 1}, {"a": [1, 2, 3]}, "unknown delta operation"),
-        ({"a": 1}, {"a": [2, 1]}, "unknown delta operation"),
-        ({"a": 1}, {"a": [True]}, "unknown delta operation"),
-        ({"a": 1}, {"a": [False]}, "unknown delta operation"),  # regression: deleted "a"
         ({"a": 1}, {"a": [0.0]}, "unknown delta operation"),
-        ({"a": {}}, {"a": [2, 0, {}]}, "a list delta needs a list"),
-        ({}, {"a": [2, 0, {}]}, "a list delta needs a list"),
-        ({"l": []}, {"l": [2, -1, {}]}, "a list delta is [2, length, {index: entry}]"),
-        ({"l": []}, {"l": [2, "1", {}]}, "a list delta is [2, length, {index: entry}]"),
-        ({"l": []}, {"l": [2, True, {}]}, "a list delta is [2, length, {index: entry}]"),
-        ({"l": []}, {"l": [2, 2**53, {}]}, "a list delta is [2, length, {index: entry}]"),
-        ({"l": []}, {"l": [2, 0, [1]]}, "a list delta is [2, length, {index: entry}]"),
-        ({"l": [1]}, {"l": [2, 3, {1: 1}]}, "a list delta must give every new item"),
-        ({"l": [1]}, {"l": [2, 3, {0: 1, 1: 1}]}, "a list delta must give every new item"),
-        ({"l": [1]}, {"l": [2, 1, {1: 1}]}, "list delta index out of range"),
-        ({"l": [1]}, {"l": [2, 1, {-1: 1}]}, "list delta index out of range"),
         ({"l": [1]}, {"l": [2, 1, {"0": 1}]}, "list delta index out of range"),
         ({"l": [1]}, {"l": [2, 1, {False: 1}]}, "list delta index out of range"),
-        ({"l": []}, {"l": [2, 1, {0: {"x": 1}}]}, "a new list item must be a whole value"),
-        ({"l": []}, {"l": [2, 1, {0: [2, 0, {}]}]}, "a new list item must be a whole value"),
-        ({"l": [1]}, {"l": [2, 1, {0: [0]}]}, "unknown delta operation"),
-        ({}, {"a": b"x"}, "state cannot hold a bytes"),
+        ({}, {"a": [1, {1: 1}]}, "state map keys must be strings"),
         ({}, {"a": msgpack.Timestamp(0)}, "state cannot hold a Timestamp"),
         ({}, {"a": msgpack.ExtType(1, b"")}, "state cannot hold a ExtType"),
         ({}, {"a": [1, {"b": (1,)}]}, "state cannot hold a tuple"),
-        ({}, {"a": [1, {1: 1}]}, "state map keys must be strings"),
-        ({"l": [1]}, {"l": [2, 1, {0: b""}]}, "state cannot hold a bytes"),
-        ({"p": {"a": {}}}, {"p": [3, {}]}, "unknown delta operation"),
-        ({"p": {"a": {}}}, {"p": [3, [], [["x"], "a", 1]]}, "a delta must be a map"),
-        ({"p": 1}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
-        ({"p": {"a": {}}}, {"p": [3, {}, 5]}, "a group is [[field, ...], key, entry, ...]"),
-        ({"p": {"a": {}}}, {"p": [3, {}, []]}, "a group is [[field, ...], key, entry, ...]"),
-        (
-            {"p": {"a": {}}},
-            {"p": [3, {}, ["x", "a", 1]]},
-            "a group is [[field, ...], key, entry, ...]",
-        ),
-        ({"p": {"a": {}}}, {"p": [3, {}, [[], "a"]]}, GROUP_SHAPE),
-        ({"p": {"a": {}}}, {"p": [3, {}, [[1], "a", 1]]}, GROUP_SHAPE),
-        ({"p": {"a": {}}}, {"p": [3, {}, [["x", "x"], "a", 1, 2]]}, GROUP_SHAPE),
-        ({"p": {"a": {}}}, {"p": [3, {}, [["x"], "a", 1, "b"]]}, GROUP_SHAPE),
-        ({"p": {"a": {}}}, {"p": [3, {}, [["__proto__"], "a", 1]]}, GROUP_SHAPE),
-        ({"p": {"a": {}}}, {"p": [3, {}, [["x"], 1, 1]]}, "state map keys must be strings"),
-        ({"p": {"a": 1}}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
-        ({"p": {}}, {"p": [3, {}, [["x"], "a", 1]]}, "a map delta needs a map"),
-        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], 1, 1]]}, "group index out of range"),
-        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], -1, 1]]}, "group index out of range"),
-        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], "0", 1]]}, "group index out of range"),
-        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], False, 1]]}, "group index out of range"),
-        ({"l": [1]}, {"l": [2, 1, {}, [["x"], 0, 1]]}, "a map delta needs a map"),
-        ({"l": [{}]}, {"l": [2, 1, {}, [["x"], 0, [9]]]}, "unknown delta operation"),
-        (
-            {"l": []},
-            {"l": [2, 1, {0: [3, {}, [["x"], "a", 1]]}]},
-            "a new list item must be a whole value",
-        ),
     ],
 )
 def test_deltas_that_do_not_fit_raise_patch_error(
