@@ -7,7 +7,6 @@ example (docs/protocol.md, "State: snapshots and deltas") is checked here too.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import msgpack
 import pytest
+from vector_files import VECTORS_DIR, generated
 
 from protocol.codec import CLIENT_MAX_SIZE, StateFrame, decode, decode_json
 from protocol.diff import StateTracker, apply_delta, state_hash
@@ -22,7 +22,6 @@ from protocol.messages import Patch
 from protocol.schema import Quantized, Schema
 
 ROOT = Path(__file__).resolve().parents[2]
-VECTORS_DIR = ROOT / "tests" / "vectors"
 VECTORS_FILE = VECTORS_DIR / "diff_vectors.json"
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text())
 
@@ -31,33 +30,8 @@ def vector_id(vector: dict[str, Any]) -> str:
     return str(vector["name"])
 
 
-def indexes_as_ints(delta: Any) -> Any:
-    """A JSON delta with the index keys of its list edits turned back into integers."""
-    if type(delta) is dict:
-        return {key: indexes_as_ints(entry) for key, entry in delta.items()}
-    if type(delta) is list and len(delta) >= 3 and delta[0] == 2 and type(delta[2]) is dict:
-        entries = {int(key): indexes_as_ints(e) for key, e in delta[2].items()}
-        return [2, delta[1], entries, *map(group_indexes_as_ints, delta[3:])]
-    if type(delta) is list and len(delta) >= 3 and delta[0] == 3:
-        return [3, indexes_as_ints(delta[1]), *map(group_indexes_as_ints, delta[2:])]
-    return delta
-
-
-def group_indexes_as_ints(group: list[Any]) -> list[Any]:
-    """A group's entries converted (its field names and keys are not index keys)."""
-    return [group[0], *map(indexes_as_ints, group[1:])]
-
-
 def test_the_file_is_what_the_generator_writes_now() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "generate_diff_vectors", VECTORS_DIR / "generate_diff_vectors.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
-    rendered: str = generator.render()
-    assert VECTORS_FILE.read_text() == rendered, (
+    assert VECTORS_FILE.read_text() == generated("generate_diff_vectors"), (
         "run: python -m tests.vectors.generate_diff_vectors"
     )
 
@@ -87,12 +61,6 @@ def test_the_delta_applied_to_before_gives_after(vector: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
-def test_the_json_delta_is_the_binary_one_with_string_indexes(vector: dict[str, Any]) -> None:
-    delta = msgpack.unpackb(bytes.fromhex(vector["delta_hex"]), raw=False, strict_map_key=False)
-    assert indexes_as_ints(vector["delta"]) == delta
-
-
-@pytest.mark.parametrize("vector", VECTORS, ids=vector_id)
 def test_a_json_patch_frame_decodes_to_the_binary_delta(vector: dict[str, Any]) -> None:
     delta = msgpack.unpackb(bytes.fromhex(vector["delta_hex"]), raw=False, strict_map_key=False)
     frame = json.dumps(
@@ -109,31 +77,34 @@ def test_before_already_holds_its_numbers_in_their_declared_precision(
     assert StateTracker(vector["before"], schema=schema).snapshot() == vector["before"]
 
 
-def test_the_docs_worked_patch_example_is_what_the_tracker_sends() -> None:
+def documented_patch_frame(example: str, tracker: StateTracker) -> bytes:
+    """The PATCH frame (tick 1202 from 1201, last input 7) for ``tracker``'s changes, after
+    checking it is the whole frame docs/protocol.md gives under "Worked example: <example>"."""
     doc = (ROOT / "docs" / "protocol.md").read_text()
-    section = doc.split("### Worked example: a PATCH moving one NPC", 1)[1]
+    section = doc.split(f"### Worked example: {example}", 1)[1]
     documented = re.search(r"Whole frame, (\d+) bytes: `([0-9a-f ]+)`", section)
     assert documented is not None
-    schema = Schema({"npcs.*.x": Quantized(1 / 16), "npcs.*.y": Quantized(1 / 16)})
-    npcs = [{"x": 10, "y": 10}, {"x": 20, "y": 30}, {"x": 100, "y": 20}]
-    tracker = StateTracker({"npcs": npcs}, schema=schema, tick=1201)
-    tracker.state["npcs"][2]["x"] = 100.5
-    tracker.state["npcs"][2]["y"] = 20.25
     tracker.commit(1202)
     body = tracker.encode_delta(1201)
     assert body is not None
     frame = StateFrame(1202, 1201, body).for_member(7)
     assert documented.group(2) == frame.hex(" ")
     assert int(documented.group(1)) == len(frame)
+    return frame
+
+
+def test_the_docs_worked_patch_example_is_what_the_tracker_sends() -> None:
+    schema = Schema({"npcs.*.x": Quantized(1 / 16), "npcs.*.y": Quantized(1 / 16)})
+    npcs = [{"x": 10, "y": 10}, {"x": 20, "y": 30}, {"x": 100, "y": 20}]
+    tracker = StateTracker({"npcs": npcs}, schema=schema, tick=1201)
+    tracker.state["npcs"][2]["x"] = 100.5
+    tracker.state["npcs"][2]["y"] = 20.25
+    frame = documented_patch_frame("a PATCH moving one NPC", tracker)
     delta = {"npcs": [2, 3, {2: {"x": 1608, "y": 324}}]}
     assert decode(frame, CLIENT_MAX_SIZE) == [Patch(1202, 1201, 7, delta)]
 
 
 def test_the_docs_worked_group_example_is_what_the_tracker_sends() -> None:
-    doc = (ROOT / "docs" / "protocol.md").read_text()
-    section = doc.split("### Worked example: a PATCH moving two players (a group)", 1)[1]
-    documented = re.search(r"Whole frame, (\d+) bytes: `([0-9a-f ]+)`", section)
-    assert documented is not None
     step = Quantized(1 / 16, relative=True)
     schema = Schema({"players.*.x": step, "players.*.y": step})
     players = {"a": {"x": 100.0, "y": 50.0}, "b": {"x": 20.0, "y": 30.0}}
@@ -141,11 +112,6 @@ def test_the_docs_worked_group_example_is_what_the_tracker_sends() -> None:
     for key, (x, y) in {"a": (102.0, 49.0), "b": (18.5, 31.0)}.items():
         tracker.state["players"][key]["x"] = x
         tracker.state["players"][key]["y"] = y
-    tracker.commit(1202)
-    body = tracker.encode_delta(1201)
-    assert body is not None
-    frame = StateFrame(1202, 1201, body).for_member(7)
-    assert documented.group(2) == frame.hex(" ")
-    assert int(documented.group(1)) == len(frame)
+    frame = documented_patch_frame("a PATCH moving two players (a group)", tracker)
     delta = {"players": [3, {}, [["x", "y"], "a", 32, -16, "b", -24, 16]]}
     assert decode(frame, CLIENT_MAX_SIZE) == [Patch(1202, 1201, 7, delta)]

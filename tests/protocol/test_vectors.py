@@ -6,19 +6,17 @@ agree on here cannot drift apart later without one of the two suites failing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from vector_files import VECTORS_DIR, generated
 
 from protocol.codec import DEFAULT_MAX_SIZE, decode, decode_json, encode, encode_json
 from protocol.codes import PROTOCOL_VERSION, MessageType
 from protocol.errors import FrameError
 from protocol.messages import MESSAGE_NAMES
 
-VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 VECTORS_FILE = VECTORS_DIR / "protocol_vectors.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_FILE.read_text())
 
@@ -28,15 +26,7 @@ def vector_id(vector: dict[str, Any]) -> str:
 
 
 def test_the_file_is_what_the_generator_writes_now() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "generate_protocol_vectors", VECTORS_DIR / "generate_protocol_vectors.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
-    rendered: str = generator.render()
-    assert VECTORS_FILE.read_text() == rendered, (
+    assert VECTORS_FILE.read_text() == generated("generate_protocol_vectors"), (
         "run: python -m tests.vectors.generate_protocol_vectors"
     )
 
