@@ -1,7 +1,7 @@
 """The arena under load: tickroom and Colyseus side by side, in the same run.
 
     python -m bench.arena_load [--levels 100,500,1000,1500]
-        [--systems tickroom,colyseus-moving,tickroom-still,colyseus]
+        [--systems tickroom,colyseus-moving,tickroom-still,colyseus,floor-picows]
         [--duration 20] [--warmup 3] [--observe-every 10] [--max-steps 1000,1250,1500,2000]
         [--transport uvicorn] [--json bench/results/arena_load.json]
         [--plot bench/results/arena_load.png] [--replot JSON] [--markdown]
@@ -12,7 +12,8 @@ sustained rule); see ``bench/arena_runs.py``. Systems alternate within a level, 
 compare figures taken minutes apart on the same machine (these shared machines drift 15-25 %
 between runs). Ratios are taken only between systems that run the same workload (``PAIRS``):
 tickroom against ``colyseus-moving`` (the workload as defined), and ``tickroom-still`` against
-the anchor's Colyseus as shipped (whose NPCs never move). Then the maximum sustained level of
+the anchor's Colyseus as shipped (whose NPCs never move); ``floor-picows`` (the anchor's Python
+floor on our socket library) is a reference line, ``tickroom/floor-picows``. Then the maximum sustained level of
 tickroom is found by stepping up through ``--max-steps`` until a level fails. Prints a table per
 level, the ratios of each pair, the targets of the issue with PASS/MISS for each pair, writes JSON
 and draws µs/client-tick and p99 latency against clients.
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.arena_runs import (
+    FLOOR_PAIR,
     PAIRS,
     REPO,
     SYSTEMS,
@@ -312,6 +314,7 @@ PLOT_STYLES = (
     ("colyseus-moving", "s", "tab:orange"),
     ("tickroom-still", "^", "tab:cyan"),
     ("colyseus", "v", "tab:red"),
+    ("floor-picows", "D", "tab:gray"),
 )
 
 
@@ -423,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(system.startswith("tickroom") for system in systems):
             ensure_node_bots()
-        if any(system.startswith("colyseus") for system in systems):
+        if any(system.startswith(("colyseus", "floor")) for system in systems):
             ensure_colyseus()
     except BenchError as exc:
         print(f"cannot run the benchmark: {exc}", file=sys.stderr)
@@ -439,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(result)
             by_level.setdefault(level, {})[system] = result
         print(level_table(level, list(by_level[level].values())))
-        for ours_name, theirs_name, _ in PAIRS:
+        for ours_name, theirs_name, _ in (*PAIRS, FLOOR_PAIR):
             ours, theirs = by_level[level].get(ours_name), by_level[level].get(theirs_name)
             if ours and theirs:
                 pair = f"{ours_name}/{theirs_name}"

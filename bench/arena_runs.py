@@ -12,7 +12,10 @@ overrides it); it is read-only and called, never copied. ``run_level`` runs its 
   (``bench/node/colyseus_moving.cjs``), so that it runs the workload ``RESULTS.md`` defines, with
   the anchor's own bots and driver;
 - ``tickroom-still``: tickroom with the NPCs kept still (``--npc-moves 0``), the workload the
-  anchor's Colyseus server runs in fact.
+  anchor's Colyseus server runs in fact;
+- ``floor-picows``: no room server at all, the anchor's Python floor (state encoded once per
+  room, the same bytes to every member) on picows (``bench/floor_picows.py``), with the anchor's
+  own Node bots: what Python, uvloop and picows cost on this workload before any feature.
 
 ``PAIRS`` says which systems compare with which: like with like.
 
@@ -40,7 +43,7 @@ from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_DIR = REPO / "bench" / "node"
-SYSTEMS = ("tickroom", "colyseus-moving", "tickroom-still", "colyseus")
+SYSTEMS = ("tickroom", "colyseus-moving", "tickroom-still", "colyseus", "floor-picows")
 PAIRS: tuple[tuple[str, str, str], ...] = (
     # (ours, theirs, what they share)
     ("tickroom", "colyseus-moving", "the workload as RESULTS.md defines it: 20 NPCs step a tick"),
@@ -48,6 +51,10 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
 )
 """Systems that run the same workload, so that their ratios mean something. tickroom against
 the anchor as shipped compares two different workloads (ours moves 20 NPCs a tick, it none)."""
+
+FLOOR_PAIR = ("tickroom", "floor-picows", "the workload; the floor has no room server")
+"""tickroom against the Python floor on the same socket library: what our features cost above
+the runtime's own floor. A reference line, not a target."""
 
 INSTALL_TIMEOUT = 600.0
 """Seconds an install (npm ci, the anchor's setup.sh) may take."""
@@ -201,6 +208,28 @@ def colyseus_moving_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
     ]
 
 
+def floor_picows_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
+    """The anchor's driver and raw Node bots (delta format), with our picows floor server."""
+    py = shlex.quote(sys.executable)
+    server = f"{py} {shlex.quote(str(REPO / 'bench' / 'floor_picows.py'))} {{port}} delta"
+    bots = (
+        f"node {shlex.quote(str(shared_bench_dir() / 'node' / 'rawbot.cjs'))}"
+        f" --format msgpack-delta --port {{port}} --rooms {{rooms}} --players {{players}}"
+        f" --offset {{offset}} --observe-every {cfg.observe_every}"
+    )
+    return [
+        sys.executable,
+        str(driver),
+        "--name",
+        "floor-picows-delta",
+        *_level_args(level, cfg),
+        "--server",
+        server,
+        "--bots",
+        bots,
+    ]
+
+
 def _rooms(level: int, cfg: RunConfig) -> tuple[int, int]:
     if level % cfg.players:
         raise BenchError(f"{level} clients is not a whole number of rooms of {cfg.players}")
@@ -240,6 +269,10 @@ def run_level(system: str, level: int, cfg: RunConfig, *, log: TextIO = sys.stde
         elif system == "colyseus-moving":
             argv = colyseus_moving_argv(level, cfg, driver)
             env["NODE_PATH"] = str(bench_home() / "node" / "node_modules")
+        elif system == "floor-picows":
+            argv = floor_picows_argv(level, cfg, driver)
+            env["NODE_PATH"] = str(bench_home() / "node" / "node_modules")
+            env["SHARED_BENCH"] = str(shared_bench_dir())
         else:
             raise BenchError(f"unknown system {system!r} (one of {', '.join(SYSTEMS)})")
         timeout = JOIN_TIMEOUT + cfg.warmup + cfg.duration + RUN_SLACK

@@ -8,11 +8,13 @@ from typing import Any
 
 from bench.arena_load import evaluate_targets, payload_ratio, ratios
 from bench.arena_runs import (
+    FLOOR_PAIR,
     NODE_DIR,
     PAIRS,
     SYSTEMS,
     RunConfig,
     colyseus_moving_argv,
+    floor_picows_argv,
     shared_bench_dir,
     tickroom_argv,
 )
@@ -35,7 +37,8 @@ def run(system: str, us: float, state_bytes: float, states: float = 20.0) -> dic
 
 def test_every_pair_names_known_systems_and_each_system_is_in_one_pair() -> None:
     named = [name for ours, theirs, _ in PAIRS for name in (ours, theirs)]
-    assert sorted(named) == sorted(SYSTEMS)
+    assert sorted([*named, FLOOR_PAIR[1]]) == sorted(SYSTEMS)
+    assert FLOOR_PAIR[0] in named
 
 
 def test_targets_use_the_pair_they_are_given() -> None:
@@ -119,3 +122,6 @@ def test_each_system_runs_its_own_server_and_bots(tmp_path: Path) -> None:
     assert str(NODE_DIR / "colyseus_moving.cjs") in colyseus
     assert str(shared_bench_dir() / "colyseus" / "bot.cjs") in colyseus
     assert "--rooms 10 --players 10" in colyseus
+    floor = " ".join(floor_picows_argv(100, cfg, driver))
+    assert "bench/floor_picows.py {port} delta" in floor
+    assert str(shared_bench_dir() / "node" / "rawbot.cjs") + " --format msgpack-delta" in floor
