@@ -13,10 +13,10 @@ compare figures taken minutes apart on the same machine (these shared machines d
 between runs). Ratios are taken only between systems that run the same workload (``PAIRS``):
 tickroom against ``colyseus-moving`` (the workload as defined), and ``tickroom-still`` against
 the anchor's Colyseus as shipped (whose NPCs never move); ``floor-picows`` (the anchor's Python
-floor on our socket library) is a reference line, ``tickroom/floor-picows``. Then the maximum sustained level of
-tickroom is found by stepping up through ``--max-steps`` until a level fails. Prints a table per
-level, the ratios of each pair, the targets of the issue with PASS/MISS for each pair, writes JSON
-and draws µs/client-tick and p99 latency against clients.
+floor on our socket library) is a reference line, ``tickroom/floor-picows``. Then the maximum
+sustained level of tickroom is found by stepping up through ``--max-steps`` until a level fails.
+Prints a table per level, the ratios of each pair, the targets of the issue with PASS/MISS for
+each pair, writes JSON and draws µs/client-tick and p99 latency against clients.
 
 Exit status: 0 when every run produced a result line, 1 otherwise, 2 when the bench cannot run.
 """

@@ -3,7 +3,8 @@
 The Starlette socket costs a task switch and several awaits per frame in each direction. Here
 the WebSocket framing is picows's (Cython): each incoming message arrives in a plain callback
 (``on_ws_frame``), and the room's ``wake()`` writes the member's frames straight into the
-transport's buffer, synchronously, right after the tick that produced them. No task per socket,
+transport's buffer, synchronously, right after the tick that produced them (a member's state
+frame, when it is all that is due, through ``Client.state_to_send`` without a drain). No task per socket,
 no await per frame, and the bytes of a shared state frame go out as they are.
 
 Backpressure: when a socket's write buffer passes asyncio's high-water mark, picows calls
@@ -84,8 +85,24 @@ class FastSession(EdgeSession, WSListener):
         transport = self.transport
         if transport is None or self.paused or transport.is_close_frame_sent:
             return
-        self._flushing = True
         metrics = self.server.metrics
+        client = self.client
+        if client is not None and client.connection is self.connection:
+            data = client.state_to_send()  # the hot path: a member's state frame, alone
+            if data is not None:
+                try:
+                    if type(data) is bytes:
+                        transport.send(_BINARY, data)
+                    else:
+                        transport.send(_TEXT, data.encode())  # type: ignore[union-attr]
+                except Exception:
+                    logger.exception("game socket write failed; disconnecting it")
+                    transport.disconnect(graceful=False)
+                    return
+                metrics.frames_out += 1
+                metrics.bytes_out += len(data)
+                return
+        self._flushing = True
         try:
             again = True
             while again:

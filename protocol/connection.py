@@ -235,6 +235,21 @@ class Connection:
         self.state = target  # only once the frame is encoded, as in _queue
         self._outgoing.append(data)
 
+    def state_to_send(self, frame: StateFrame, last_seq: int) -> bytes | str | None:
+        """``send_state`` for the commonest case, a member with nothing else queued: returns the
+        frame to write now instead of queueing it. When other frames wait, the state is queued
+        behind them and None is returned: then take ``data_to_send()``."""
+        if self._outgoing:
+            self.send_state(frame, last_seq)
+            return None
+        target = self._next(frame.message_type)
+        if self.is_json:
+            data: bytes | str = encode_json(frame.to_message(last_seq))
+        else:
+            data = frame.for_member(last_seq)
+        self.state = target
+        return data
+
     def data_to_send(self) -> list[bytes | str]:
         """Frames queued since the last call: send each as one WebSocket message, in order."""
         out, self._outgoing = self._outgoing, []

@@ -17,15 +17,17 @@ import websockets
 from websockets.typing import Subprotocol
 
 from game_server.app import ServerState, register_games
+from game_server.client import Client
 from game_server.clock import MonotonicClock
 from game_server.fastsocket import GameSocketServer
+from game_server.games.arena import Arena
 from game_server.registry import RoomRegistry, SeatReservation
 from game_server.room import Room
 from game_server.settings import Settings
 from protocol.codes import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode
 from protocol.connection import Connection
 from protocol.diff import apply_delta, decode_state, state_hash
-from protocol.messages import FullState, Patch, Welcome
+from protocol.messages import AppMessage, FullState, Patch, Welcome
 from protocol.schema import Schema
 from protocol.state import Side
 
@@ -323,3 +325,34 @@ def test_a_socket_that_fails_to_write_is_dropped_and_the_room_ticks_on(
 
     run(scenario)
     assert "game socket write failed" in caplog.text
+
+
+class EchoArena(Arena):
+    """Answers each input with a message in the tick that applies it."""
+
+    def on_input(self, client: Client, payload: Any) -> None:
+        super().on_input(client, payload)
+        client.send("applied", payload)
+
+
+def test_a_message_sent_in_a_tick_arrives_before_that_ticks_state() -> None:
+    async def scenario() -> None:
+        async with game_socket() as (state, _):
+            state.registry.define("echo", EchoArena)
+            seat = await state.registry.join_or_create("echo", {})
+            player = await connect(state, seat)
+            await player.pump(lambda: player.tick >= 2)
+            player.conn.send_input(1, {"dx": 1, "dy": 0})
+            await player.flush()
+            events: list[object] = []
+            async with asyncio.timeout(5):
+                while not any(isinstance(e, Patch) and e.last_seq == 1 for e in events):
+                    player.conn.receive_data(await player.ws.recv())
+                    events.extend(player.conn.events_received())
+            echo = events.index(AppMessage("applied", {"dx": 1, "dy": 0}))
+            first_acking = next(
+                i for i, e in enumerate(events) if isinstance(e, Patch) and e.last_seq == 1
+            )
+            assert echo == first_acking - 1  # the message, then the state it came with
+
+    run(scenario)

@@ -483,6 +483,38 @@ def test_send_state_sends_the_bytes_encode_would(last_seq: int) -> None:
     ]
 
 
+def test_state_to_send_gives_the_frame_now_when_nothing_is_queued() -> None:
+    server = connection_in(S.JOINED, Side.SERVER)
+    data = server.state_to_send(StateFrame(21, 20, msgpack.packb({"hp": 2})), 7)
+    assert data == encode(Patch(21, 20, 7, {"hp": 2}))
+    assert server.data_to_send() == []  # handed over, not queued
+
+
+def test_state_to_send_queues_behind_frames_already_waiting() -> None:
+    server = connection_in(S.JOINED, Side.SERVER)
+    server.send_message("first")
+    assert server.state_to_send(StateFrame(21, 20, msgpack.packb({"hp": 2})), 7) is None
+    assert server.data_to_send() == [
+        encode(AppMessage("first", None)),
+        encode(Patch(21, 20, 7, {"hp": 2})),
+    ]
+
+
+def test_state_to_send_on_json_gives_text_and_moves_the_state() -> None:
+    server = connection_in(S.JOINING, Side.SERVER, SUBPROTOCOL_JSON)
+    server.send_welcome(**WELCOME)
+    server.data_to_send()
+    data = server.state_to_send(StateFrame(10, None, msgpack.packb({"hp": 3})), 0)
+    assert data == '{"type":"full_state","tick":10,"last_seq":0,"state":{"hp":3}}'
+    assert server.state is S.JOINED
+
+
+def test_state_to_send_keeps_the_state_machine_rules() -> None:
+    server = connection_in(S.JOINING, Side.SERVER)
+    with pytest.raises(LocalProtocolError, match=r"^the server cannot send patch while joining$"):
+        server.state_to_send(StateFrame(2, 1, msgpack.packb({})), 0)
+
+
 def test_for_member_differs_only_in_last_seq() -> None:
     frame = StateFrame(21, 20, msgpack.packb({"hp": 2}))
     assert frame.for_member(127) == encode(Patch(21, 20, 127, {"hp": 2}))
