@@ -4,8 +4,8 @@ The Starlette socket costs a task switch and several awaits per frame in each di
 the WebSocket framing is picows's (Cython): each incoming message arrives in a plain callback
 (``on_ws_frame``), and the room's ``wake()`` writes the member's frames straight into the
 transport's buffer, synchronously, right after the tick that produced them (a member's state
-frame, when it is all that is due, through ``Client.state_to_send`` without a drain). No task per socket,
-no await per frame, and the bytes of a shared state frame go out as they are.
+frame, when it is all that is due, through ``Client.state_to_send`` without a drain). No task
+per socket, no await per frame, and the bytes of a shared state frame go out as they are.
 
 Backpressure: when a socket's write buffer passes asyncio's high-water mark, picows calls
 ``pause_writing``; the session then stops draining, so the member's state coalesces in the room
