@@ -202,6 +202,12 @@ def ratio_line(pair: str, level: int, values: dict[str, float | None]) -> str:
     return f"  {pair} at {level}: " + ", ".join(parts)
 
 
+def floor_pair(transport: str) -> tuple[tuple[str, str, str], ...]:
+    """``FLOOR_PAIR`` when tickroom runs on the floor's socket library (picows), else nothing:
+    against the floor on another library the ratio would mix the two libraries' costs."""
+    return (FLOOR_PAIR,) if transport == "picows" else ()
+
+
 # -- max sustained and targets ---------------------------------------------------------------
 
 
@@ -442,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(result)
             by_level.setdefault(level, {})[system] = result
         print(level_table(level, list(by_level[level].values())))
-        for ours_name, theirs_name, _ in (*PAIRS, FLOOR_PAIR):
+        for ours_name, theirs_name, _ in (*PAIRS, *floor_pair(cfg.transport)):
             ours, theirs = by_level[level].get(ours_name), by_level[level].get(theirs_name)
             if ours and theirs:
                 pair = f"{ours_name}/{theirs_name}"

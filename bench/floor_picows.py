@@ -46,7 +46,8 @@ def _anchor_python_dir() -> Path:
 
 
 sys.path.insert(0, str(_anchor_python_dir()))
-import arena  # type: ignore[import-not-found]  # noqa: E402  (the anchor's module, on the path set above)
+# The anchor's workload module, found on the path set just above.
+import arena  # type: ignore[import-not-found]  # noqa: E402
 
 packb = msgpack.packb
 unpackb = msgpack.unpackb

@@ -161,8 +161,8 @@ class Client:
             skipped = (frame.tick - sent) // room.patch_rate - 1
             if skipped > 0:
                 room.stats.frames_coalesced += skipped
-        self.sent_tick = frame.tick
         data = conn.state_to_send(frame, self.last_input_seq)
+        self.sent_tick = frame.tick  # only once the frame is encoded, as in drain()
         if data is not None:
             self.pending_frames = 0
         return data

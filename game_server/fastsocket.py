@@ -88,17 +88,18 @@ class FastSession(EdgeSession, WSListener):
         metrics = self.server.metrics
         client = self.client
         if client is not None and client.connection is self.connection:
-            data = client.state_to_send()  # the hot path: a member's state frame, alone
-            if data is not None:
-                try:
+            try:  # the hot path: a member's state frame, alone
+                data = client.state_to_send()
+                if data is not None:
                     if type(data) is bytes:
                         transport.send(_BINARY, data)
                     else:
                         transport.send(_TEXT, data.encode())  # type: ignore[union-attr]
-                except Exception:
-                    logger.exception("game socket write failed; disconnecting it")
-                    transport.disconnect(graceful=False)
-                    return
+            except Exception:  # as below: a failing member never reaches the room's tick
+                logger.exception("game socket write failed; disconnecting it")
+                transport.disconnect(graceful=False)
+                return
+            if data is not None:
                 metrics.frames_out += 1
                 metrics.bytes_out += len(data)
                 return

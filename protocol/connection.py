@@ -226,14 +226,7 @@ class Connection:
 
     def send_state(self, frame: StateFrame, last_seq: int) -> None:
         """Queue a shared FULL_STATE or PATCH frame for this member (no re-encoding in msgpack)."""
-        message_type = frame.message_type
-        target = self._next(message_type)
-        if self.is_json:
-            data: bytes | str = encode_json(frame.to_message(last_seq))
-        else:
-            data = frame.for_member(last_seq)
-        self.state = target  # only once the frame is encoded, as in _queue
-        self._outgoing.append(data)
+        self._queue(*self._state_data(frame, last_seq))
 
     def state_to_send(self, frame: StateFrame, last_seq: int) -> bytes | str | None:
         """``send_state`` for the commonest case, a member with nothing else queued: returns the
@@ -242,13 +235,17 @@ class Connection:
         if self._outgoing:
             self.send_state(frame, last_seq)
             return None
+        target, data = self._state_data(frame, last_seq)
+        self.state = target  # only once the frame is encoded, as in _queue
+        return data
+
+    def _state_data(self, frame: StateFrame, last_seq: int) -> tuple[ConnectionState, bytes | str]:
+        """The state this frame moves to and the member's encoded frame (LocalProtocolError if
+        the current state forbids it)."""
         target = self._next(frame.message_type)
         if self.is_json:
-            data: bytes | str = encode_json(frame.to_message(last_seq))
-        else:
-            data = frame.for_member(last_seq)
-        self.state = target
-        return data
+            return target, encode_json(frame.to_message(last_seq))
+        return target, frame.for_member(last_seq)
 
     def data_to_send(self) -> list[bytes | str]:
         """Frames queued since the last call: send each as one WebSocket message, in order."""

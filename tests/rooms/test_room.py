@@ -891,6 +891,54 @@ def test_a_slow_member_gets_a_full_state_when_it_is_smaller_than_the_patch() -> 
     assert view.state == {"cells": {}}
 
 
+def test_state_to_send_hands_over_the_due_state_once() -> None:
+    room = started(Field)
+    alice = connect(room)
+    view = View(room)
+    view.apply(received(alice))
+    tick(room)
+    data = alice.state_to_send()
+    assert isinstance(data, bytes)
+    (patch,) = of_type(decode(data), Patch)
+    assert (patch.baseline, patch.tick, alice.sent_tick) == (0, 1, 1)
+    view.apply([patch])
+    assert view.state == room.snapshot()
+    assert alice.state_to_send() is None  # nothing newer is due
+    assert alice.drain() == []  # and nothing was queued
+
+
+def test_state_to_send_folds_skipped_ticks_into_one_patch_and_counts_them() -> None:
+    room = started(Field)
+    alice = connect(room)
+    received(alice)
+    tick(room, 4)
+    data = alice.state_to_send()
+    assert isinstance(data, bytes)
+    (patch,) = of_type(decode(data), Patch)
+    assert (patch.baseline, patch.tick) == (0, 4)
+    assert room.stats.frames_coalesced == 3
+
+
+def test_state_to_send_queues_the_state_behind_a_waiting_message() -> None:
+    room = started(Field)
+    alice = connect(room)
+    received(alice)
+    alice.send("news", 1)  # no transport drains it (no sink)
+    tick(room)
+    assert alice.state_to_send() is None
+    assert alice.sent_tick == 1
+    assert [type(m) for m in received(alice)] == [AppMessage, Patch]
+
+
+def test_state_to_send_gives_nothing_to_a_member_that_left() -> None:
+    room = started(Field)
+    alice = connect(room)
+    received(alice)
+    feed(alice, Leave())
+    tick(room, 2)
+    assert alice.state_to_send() is None
+
+
 def test_members_on_the_same_baseline_get_byte_identical_frames() -> None:
     room = started(Field)
     alice, bob = connect(room), connect(room)
