@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -190,6 +191,25 @@ def uvicorn_with(ws: str) -> Callable[[FastAPI, Settings, BenchGame], Awaitable[
     return serve
 
 
+async def serve_granian(app: FastAPI, settings: Settings, game: BenchGame) -> None:
+    """The same FastAPI app on Granian (Rust HTTP and WebSocket I/O, the app on this event loop,
+    one runtime thread) instead of uvicorn. Needs ``pip install granian``: it is measured, not
+    adopted (see docs/performance.md), so it is no dependency of ours."""
+    embed = importlib.import_module("granian.server.embed")
+    constants = importlib.import_module("granian.constants")
+    log = importlib.import_module("granian.log")
+    server = embed.Server(
+        ArenaBenchApp(app, game),
+        address=settings.host,
+        port=settings.port,
+        interface=constants.Interfaces.ASGI,
+        websockets=True,
+        runtime_threads=1,
+        log_level=log.LogLevels.warning,
+    )
+    await server.serve()
+
+
 Transport = Callable[[FastAPI, Settings, BenchGame], Awaitable[None]]
 
 TRANSPORTS: dict[str, Transport] = {
@@ -197,11 +217,13 @@ TRANSPORTS: dict[str, Transport] = {
     "uvicorn-wsproto": uvicorn_with("wsproto"),
     "uvicorn-websockets": uvicorn_with("websockets"),
     "picows": serve_uvicorn,
+    "granian": serve_granian,
 }
 """Edges the bench can run; another transport is one more entry. ``picows`` is uvicorn for HTTP
 with the game socket on the dedicated fast transport (``Settings.game_port``);
 ``uvicorn-wsproto`` (needs the ``wsproto`` package) and ``uvicorn-websockets`` (the
-``websockets`` library's legacy asyncio protocol) swap uvicorn's WebSocket implementation."""
+``websockets`` library's legacy asyncio protocol) swap uvicorn's WebSocket implementation;
+``granian`` (needs the ``granian`` package) swaps uvicorn for Granian."""
 
 TRANSPORT_SETTINGS: dict[str, dict[str, Any]] = {"picows": {"game_port": 0}}
 """Settings each transport needs (applied before the app is built)."""
