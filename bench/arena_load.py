@@ -233,10 +233,11 @@ def failed_conditions(result: dict[str, Any]) -> list[str]:
 def find_max_sustained(
     steps: Sequence[int], done: dict[int, dict[str, Any]], run: Any
 ) -> dict[str, Any]:
-    """Step up through ``steps`` (reusing levels already in ``done``) until one fails. The
-    maximum is the highest sustained level below the first failure, among every level run."""
+    """Step up through ``steps`` and the levels already in ``done`` (reused, not run again)
+    until one fails. The maximum is the highest sustained level below the first failure, among
+    every level run; steps above a level that already failed are not run."""
     failing: int | None = None
-    for level in sorted(steps):
+    for level in sorted(set(steps) | set(done)):
         result = done.get(level)
         if result is None:
             result = run(level)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.arena_load import evaluate_targets, payload_ratio, ratios
+from bench.arena_load import evaluate_targets, find_max_sustained, payload_ratio, ratios
 from bench.arena_runs import (
     FLOOR_PAIR,
     NODE_DIR,
@@ -125,3 +125,33 @@ def test_each_system_runs_its_own_server_and_bots(tmp_path: Path) -> None:
     floor = " ".join(floor_picows_argv(100, cfg, driver))
     assert "bench/floor_picows.py {port} delta" in floor
     assert str(shared_bench_dir() / "node" / "rawbot.cjs") + " --format msgpack-delta" in floor
+
+
+def sustained(clients: int, ok: bool) -> dict[str, Any]:
+    return {**run("tickroom", 40.0, 180.0), "clients": clients, "sustained": ok}
+
+
+def test_a_level_that_already_failed_ends_the_search_before_higher_steps() -> None:
+    done = {100: sustained(100, True), 500: sustained(500, True), 1000: sustained(1000, False)}
+    ran: list[int] = []
+
+    def step(level: int) -> dict[str, Any]:
+        ran.append(level)
+        return sustained(level, False)
+
+    found = find_max_sustained([1250, 1500], done, step)
+    assert ran == []
+    assert (found["max_sustained"], found["first_failing"]) == (500, 1000)
+
+
+def test_steps_run_until_the_first_failure() -> None:
+    done = {100: sustained(100, True), 1000: sustained(1000, True)}
+    ran: list[int] = []
+
+    def step(level: int) -> dict[str, Any]:
+        ran.append(level)
+        return sustained(level, level < 1500)
+
+    found = find_max_sustained([1250, 1500, 2000], done, step)
+    assert ran == [1250, 1500]
+    assert (found["max_sustained"], found["first_failing"]) == (1250, 1500)
