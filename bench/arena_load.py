@@ -359,12 +359,13 @@ def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     lat.set(xlabel="clients", ylabel="p99 input-to-state latency (ms)", yscale="log")
     for ax in (cpu, lat):
         ax.grid(alpha=0.3)
-        ax.legend()
+    handles, labels = cpu.get_legend_handles_labels()  # one legend under both, clear of data
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(
         "arena, 20 Hz, rooms of 10, server on 1 core (hollow: not sustained; dotted: target)",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
