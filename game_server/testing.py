@@ -35,11 +35,17 @@ Helpers, for byte-level checks of a room without a simulation:
 ``received(client)``
     Drain ``client`` (its state frame included when one is due) and decode every frame.
 
+And for tests over real sockets:
+
+``free_port()``
+    A TCP port on 127.0.0.1 that nothing listens on right now: give it to a server you start.
+
 Owns: these fixtures and helpers. Must never: hold global state (each test gets fresh objects).
 """
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -54,7 +60,15 @@ from protocol.connection import Connection
 from protocol.messages import Join, Message, Reconnect
 from protocol.state import Side
 
-__all__ = ["SimulationFactory", "manual_clock", "received", "resume", "seat", "simulation"]
+__all__ = [
+    "SimulationFactory",
+    "free_port",
+    "manual_clock",
+    "received",
+    "resume",
+    "seat",
+    "simulation",
+]
 
 
 def seat(room: Room, options: dict[str, Any] | None = None, *, role: Role = Role.PLAYER) -> Client:
@@ -81,6 +95,15 @@ def received(client: Client) -> list[Message]:
         assert isinstance(data, bytes), "received() decodes msgpack frames only"
         out.extend(decode(data))
     return out
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (another process may still
+    take it before your server binds it, so start the server straight away)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class SimulationFactory:

@@ -4,7 +4,6 @@ does what makes it a floor: one encoding per tick, the same bytes to every membe
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,12 +15,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.arena_runs import REPO, shared_bench_dir
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from game_server.testing import free_port
 
 
 @pytest.fixture

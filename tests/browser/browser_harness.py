@@ -37,6 +37,7 @@ from fastapi import FastAPI
 from game_server.app import ServerState, create_app
 from game_server.serve import uvicorn_config
 from game_server.settings import DEFAULT_GAMES, Settings
+from game_server.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_CLIENT = ROOT / "clients" / "browser"
@@ -59,13 +60,6 @@ INSTALL_CHROMIUM = (
     "`apt-get install -y chromium` yourself, or point TICKROOM_CHROMIUM at a Chromium binary"
 )
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def load_tutorial_tag() -> None:

@@ -15,7 +15,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -33,17 +32,10 @@ from fastapi import FastAPI
 from game_server.app import create_app
 from game_server.room import Room
 from game_server.settings import Settings
+from game_server.testing import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from client_servers import free_port, run
+from client_servers import run
 
 from clients.python import (
     DisconnectedError,
@@ -26,6 +26,7 @@ from clients.python.errors import (
 from clients.python.memory import InMemoryServer
 from game_server.app import create_app
 from game_server.settings import Settings
+from game_server.testing import free_port
 from protocol.codes import CloseCode, ErrorCode
 from protocol.errors import TickroomError
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 import websockets
-from server.redis_server import free_port
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
+from game_server.testing import free_port
 from protocol.codes import SUBPROTOCOL_MSGPACK
 from protocol.connection import Connection, ConnectionClosed
 from protocol.diff import apply_delta, decode_state, state_hash

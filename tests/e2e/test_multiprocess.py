@@ -33,7 +33,9 @@ from e2e_servers import (
     process_pair,
     rooms,
 )
-from server.redis_server import RedisServer, free_port
+from server.redis_server import RedisServer
+
+from game_server.testing import free_port
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,19 +16,13 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
+from game_server.testing import free_port
 from protocol.codes import SUBPROTOCOL_MSGPACK, CloseCode
 from protocol.connection import Connection
 from protocol.messages import FullState, Patch, Welcome
 from protocol.state import Side
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

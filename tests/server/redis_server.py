@@ -15,19 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from game_server.testing import free_port
+
 REDIS_SERVER = "/usr/bin/redis-server"
 MISSING = (
     "redis-server is not installed: run scripts/setup as root (it installs Debian's "
     "redis-server package), or apt-get install redis-server"
 )
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (right now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def redis_server_binary() -> str:

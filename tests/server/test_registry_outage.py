@@ -22,9 +22,10 @@ from game_server.errors import RoomUnavailableError
 from game_server.registry import RoomRegistry
 from game_server.room import Room
 from game_server.settings import Settings
+from game_server.testing import free_port
 from protocol.codes import ErrorCode
 from server.endpoint import redeem
-from server.redis_server import RedisServer, free_port
+from server.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
