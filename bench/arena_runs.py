@@ -159,17 +159,8 @@ def tickroom_argv(
     )
     if cfg.extra_bot_args:
         bots += " " + " ".join(shlex.quote(arg) for arg in cfg.extra_bot_args)
-    return [
-        sys.executable,
-        str(driver),
-        "--name",
-        f"tickroom{'-still' if still else ''}-{cfg.transport}",
-        *_level_args(level, cfg),
-        "--server",
-        server,
-        "--bots",
-        bots,
-    ]
+    name = f"tickroom{'-still' if still else ''}-{cfg.transport}"
+    return _driver_argv(driver, name, level, cfg, server, bots)
 
 
 def colyseus_argv(level: int, cfg: RunConfig) -> list[str]:
@@ -196,17 +187,7 @@ def colyseus_moving_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
         f" --rooms {{rooms}} --players {{players}} --offset {{offset}}"
         f" --observe-every {cfg.observe_every}"
     )
-    return [
-        sys.executable,
-        str(driver),
-        "--name",
-        "colyseus-moving",
-        *_level_args(level, cfg),
-        "--server",
-        server,
-        "--bots",
-        bots,
-    ]
+    return _driver_argv(driver, "colyseus-moving", level, cfg, server, bots)
 
 
 def floor_picows_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
@@ -218,11 +199,18 @@ def floor_picows_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
         f" --format msgpack-delta --port {{port}} --rooms {{rooms}} --players {{players}}"
         f" --offset {{offset}} --observe-every {cfg.observe_every}"
     )
+    return _driver_argv(driver, "floor-picows-delta", level, cfg, server, bots)
+
+
+def _driver_argv(
+    driver: Path, name: str, level: int, cfg: RunConfig, server: str, bots: str
+) -> list[str]:
+    """The shared driver's command line: run ``server`` and ``bots`` at ``level`` as ``name``."""
     return [
         sys.executable,
         str(driver),
         "--name",
-        "floor-picows-delta",
+        name,
         *_level_args(level, cfg),
         "--server",
         server,
@@ -269,13 +257,13 @@ def run_level(system: str, level: int, cfg: RunConfig, *, log: TextIO = sys.stde
             argv = colyseus_argv(level, cfg)
         elif system == "colyseus-moving":
             argv = colyseus_moving_argv(level, cfg, driver)
-            env["NODE_PATH"] = str(bench_home() / "node" / "node_modules")
         elif system == "floor-picows":
             argv = floor_picows_argv(level, cfg, driver)
-            env["NODE_PATH"] = str(bench_home() / "node" / "node_modules")
             env["SHARED_BENCH"] = str(shared_bench_dir())
         else:
             raise BenchError(f"unknown system {system!r} (one of {', '.join(SYSTEMS)})")
+        if system in ("colyseus-moving", "floor-picows"):  # the anchor's Node bots, its modules
+            env["NODE_PATH"] = str(bench_home() / "node" / "node_modules")
         timeout = JOIN_TIMEOUT + cfg.warmup + cfg.duration + RUN_SLACK
         quiet = wait_for_quiet(cfg.quiet_wait)
         _run_with_progress(argv, env, timeout, f"{level} clients · {system}", cfg.progress, log)

@@ -27,6 +27,7 @@ from protocol.state import ConnectionState
 
 if TYPE_CHECKING:
     from game_server.room import Room
+    from protocol.codec import StateFrame
 
 
 class ClientStatus(enum.Enum):
@@ -147,22 +148,13 @@ class Client:
 
         The publishing fast path: one call per member per tick instead of a drain."""
         conn = self.connection
-        room = self.room
-        if (
-            conn is None
-            or room.published_tick <= self.sent_tick
-            or self.status is not ClientStatus.JOINED
-            or conn.state is not ConnectionState.JOINED
-        ):
+        if conn is None:
             return None
-        sent = self.sent_tick
-        frame = room._state_frame(sent)
-        if sent >= 0:
-            skipped = (frame.tick - sent) // room.patch_rate - 1
-            if skipped > 0:
-                room.stats.frames_coalesced += skipped
+        frame = self._due_frame(conn)
+        if frame is None:
+            return None
         data = conn.state_to_send(frame, self.last_input_seq)
-        self.sent_tick = frame.tick  # only once the frame is encoded, as in drain()
+        self.sent_tick = frame.tick  # only once the frame is encoded
         if data is not None:
             self.pending_frames = 0
         return data
@@ -176,18 +168,28 @@ class Client:
         conn = self.connection
         if conn is None:
             return []
-        if (
-            self.status is ClientStatus.JOINED
-            and conn.state is ConnectionState.JOINED
-            and self.room.published_tick > self.sent_tick
-        ):
-            room = self.room
-            frame = room._state_frame(self.sent_tick)
-            if self.sent_tick >= 0:
-                skipped = (frame.tick - self.sent_tick) // room.patch_rate - 1
-                if skipped > 0:
-                    room.stats.frames_coalesced += skipped
+        frame = self._due_frame(conn)
+        if frame is not None:
             conn.send_state(frame, self.last_input_seq)
-            self.sent_tick = frame.tick
+            self.sent_tick = frame.tick  # only once the frame is encoded
         self.pending_frames = 0
         return conn.data_to_send()
+
+    def _due_frame(self, conn: Connection) -> StateFrame | None:
+        """The shared state frame from this member's baseline to the newest published tick, or
+        None when none is due (not joined, or nothing newer). Ticks folded into it are counted
+        as coalesced."""
+        room = self.room
+        sent = self.sent_tick
+        if (
+            room.published_tick <= sent
+            or self.status is not ClientStatus.JOINED
+            or conn.state is not ConnectionState.JOINED
+        ):
+            return None
+        frame = room._state_frame(sent)
+        if sent >= 0:
+            skipped = (frame.tick - sent) // room.patch_rate - 1
+            if skipped > 0:
+                room.stats.frames_coalesced += skipped
+        return frame

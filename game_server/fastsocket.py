@@ -85,36 +85,21 @@ class FastSession(EdgeSession, WSListener):
         transport = self.transport
         if transport is None or self.paused or transport.is_close_frame_sent:
             return
-        metrics = self.server.metrics
-        client = self.client
-        if client is not None and client.connection is self.connection:
-            try:  # the hot path: a member's state frame, alone
-                data = client.state_to_send()
-                if data is not None:
-                    if type(data) is bytes:
-                        transport.send(_BINARY, data)
-                    else:
-                        transport.send(_TEXT, data.encode())  # type: ignore[union-attr]
-            except Exception:  # as below: a failing member never reaches the room's tick
-                logger.exception("game socket write failed; disconnecting it")
-                transport.disconnect(graceful=False)
-                return
-            if data is not None:
-                metrics.frames_out += 1
-                metrics.bytes_out += len(data)
-                return
         self._flushing = True
         try:
+            self._again = False
+            client = self.client
+            if client is not None and client.connection is self.connection:
+                data = client.state_to_send()  # the hot path: a member's state frame, alone
+                if data is not None:
+                    self._write(transport, data)
+                    if not self._again:
+                        return
             again = True
             while again:
                 self._again = False
                 for frame in self.drain():
-                    if type(frame) is bytes:
-                        transport.send(_BINARY, frame)
-                    else:
-                        transport.send(_TEXT, frame.encode())  # type: ignore[union-attr]
-                    metrics.frames_out += 1
-                    metrics.bytes_out += len(frame)
+                    self._write(transport, frame)
                 again = self._again
             close = self.connection.close_to_send
             if close is not None:
@@ -129,6 +114,16 @@ class FastSession(EdgeSession, WSListener):
             transport.disconnect(graceful=False)
         finally:
             self._flushing = False
+
+    def _write(self, transport: WSTransport, frame: bytes | str) -> None:
+        """Send one frame as one WebSocket message (binary, or text for JSON) and count it."""
+        if type(frame) is bytes:
+            transport.send(_BINARY, frame)
+        else:
+            transport.send(_TEXT, frame.encode())  # type: ignore[union-attr]
+        metrics = self.server.metrics
+        metrics.frames_out += 1
+        metrics.bytes_out += len(frame)
 
     # -- picows callbacks -------------------------------------------------------------------------
 

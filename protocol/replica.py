@@ -150,6 +150,11 @@ def _apply_groups(
             _apply_map(child, delta, child_schema, (*path, key), changes, depth + 1)
 
 
+def _current(target: Any, key: str | int) -> Any:
+    """What ``target`` (a map or a list) holds at ``key``, or None when it holds nothing."""
+    return target[key] if key in range(len(target)) or key in target else None
+
+
 def _apply_entry(
     target: Any,
     key: str | int,
@@ -162,7 +167,7 @@ def _apply_entry(
     kind = type(entry)
     child_schema = None if schema is None else schema.child(key)
     if kind is dict:
-        current = target[key] if key in range(len(target)) or key in target else None
+        current = _current(target, key)
         _apply_map(current, entry, child_schema, (*path, key), changes, depth + 1)
         return
     if kind is list:
@@ -172,12 +177,12 @@ def _apply_entry(
         if op == PatchOp.REPLACE and len(entry) == 2:
             target[key] = _child_from_wire(entry[1], schema, key, depth)
         elif op == PatchOp.LIST and len(entry) >= 3:
-            current = target[key] if key in range(len(target)) or key in target else None
+            current = _current(target, key)
             _apply_list(current, entry[1], entry[2], child_schema, (*path, key), changes, depth)
             _apply_groups(current, entry[3:], child_schema, (*path, key), changes, depth + 1)
             return
         elif op == PatchOp.MAP and len(entry) >= 3:
-            current = target[key] if key in range(len(target)) or key in target else None
+            current = _current(target, key)
             _apply_map(current, entry[1], child_schema, (*path, key), changes, depth + 1)
             _apply_groups(current, entry[2:], child_schema, (*path, key), changes, depth + 1)
             return
@@ -186,7 +191,7 @@ def _apply_entry(
     else:
         precision = None if schema is None else schema.precision(key)
         if type(precision) is Quantized and precision.relative and kind is int:
-            current = target[key] if key in range(len(target)) or key in target else None
+            current = _current(target, key)
             if type(current) is not float and type(current) is not int:
                 raise PatchError("a relative change needs a number to change")
             target[key] = (precision.to_wire(current) + entry) * precision.step
