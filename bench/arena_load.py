@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_MAX_STEPS),
         help="levels to step through for tickroom's max sustained ('' to skip)",
     )
-    parser.add_argument("--transport", default="uvicorn", help="bench/arena_server.py transport")
+    parser.add_argument("--transport", default="shared", help="bench/arena_server.py transport")
     parser.add_argument("--json", default="bench/results/arena_load.json", metavar="FILE")
     parser.add_argument("--plot", default="bench/results/arena_load.png", metavar="FILE")
     parser.add_argument(
@@ -205,7 +205,7 @@ def ratio_line(pair: str, level: int, values: dict[str, float | None]) -> str:
 def floor_pair(transport: str) -> tuple[tuple[str, str, str], ...]:
     """``FLOOR_PAIR`` when tickroom runs on the floor's socket library (picows), else nothing:
     against the floor on another library the ratio would mix the two libraries' costs."""
-    return (FLOOR_PAIR,) if transport == "picows" else ()
+    return (FLOOR_PAIR,) if transport in ("picows", "shared") else ()
 
 
 # -- max sustained and targets ---------------------------------------------------------------

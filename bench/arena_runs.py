@@ -117,7 +117,7 @@ class RunConfig:
     warmup: float = 3.0
     observe_every: int = 10
     players: int = 10
-    transport: str = "uvicorn"
+    transport: str = "shared"
     bot_procs: int = 1
     extra_bot_args: tuple[str, ...] = ()
     progress: bool = True

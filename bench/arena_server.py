@@ -172,7 +172,8 @@ def _histogram(histogram: Any) -> dict[str, Any]:
 
 
 async def serve_uvicorn(app: FastAPI, settings: Settings, game: BenchGame) -> None:
-    """The default edge: uvicorn (httptools, websockets-sansio) with the project's config."""
+    """The run command's edge: uvicorn (httptools, websockets-sansio) with the project's config
+    (game sockets on the fast transport when the settings say so)."""
     config = uvicorn_config(app, settings)
     config.app = ArenaBenchApp(app, game)
     await GameServer(config, app, settings).serve()
@@ -213,19 +214,28 @@ async def serve_granian(app: FastAPI, settings: Settings, game: BenchGame) -> No
 Transport = Callable[[FastAPI, Settings, BenchGame], Awaitable[None]]
 
 TRANSPORTS: dict[str, Transport] = {
+    "shared": serve_uvicorn,
     "uvicorn": serve_uvicorn,
     "uvicorn-wsproto": uvicorn_with("wsproto"),
     "uvicorn-websockets": uvicorn_with("websockets"),
     "picows": serve_uvicorn,
     "granian": serve_granian,
 }
-"""Edges the bench can run; another transport is one more entry. ``picows`` is uvicorn for HTTP
-with the game socket on the dedicated fast transport (``Settings.game_port``);
+"""Edges the bench can run; another transport is one more entry. ``shared`` is the run command's
+default: one port, uvicorn for HTTP, game sockets handed to the fast transport
+(``Settings.fast_socket``); ``uvicorn`` serves them through the FastAPI app instead;
+``picows`` is uvicorn for HTTP with the game socket on a port of its own (``Settings.game_port``);
 ``uvicorn-wsproto`` (needs the ``wsproto`` package) and ``uvicorn-websockets`` (the
 ``websockets`` library's legacy asyncio protocol) swap uvicorn's WebSocket implementation;
 ``granian`` (needs the ``granian`` package) swaps uvicorn for Granian."""
 
-TRANSPORT_SETTINGS: dict[str, dict[str, Any]] = {"picows": {"game_port": 0}}
+TRANSPORT_SETTINGS: dict[str, dict[str, Any]] = {
+    "picows": {"game_port": 0},
+    **{
+        name: {"fast_socket": False}
+        for name in ("uvicorn", "uvicorn-wsproto", "uvicorn-websockets", "granian")
+    },
+}
 """Settings each transport needs (applied before the app is built)."""
 
 

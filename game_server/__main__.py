@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         "--game-port", type=int, help="also serve the game socket here, on the fast transport"
     )
     run_command.add_argument(
+        "--no-fast-socket",
+        action="store_true",
+        help="serve game sockets through the FastAPI app, not the fast transport on --port",
+    )
+    run_command.add_argument(
         "--allow-origin", action="append", metavar="ORIGIN", help="extra allowed Origin"
     )
     run_command.add_argument(
@@ -167,6 +172,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     games = [] if args.no_demo_games else list(base.games)
     games.extend(args.game or [])
     overrides["games"] = games
+    if args.no_fast_socket:
+        overrides["fast_socket"] = False
     if args.allow_origin:
         overrides["allowed_origins"] = [*base.allowed_origins, *args.allow_origin]
     return Settings(**{**base.model_dump(), **overrides})

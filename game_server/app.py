@@ -83,7 +83,8 @@ class ServerState:
     game_port: int | None = None
     """The port of the fast game socket, when ``settings.game_port`` enabled it."""
     game_socket: GameSocketServer | None = None
-    """The fast game socket server itself (its ``sessions``), when enabled."""
+    """The fast game socket server itself (its ``sessions``), when enabled: on ``game_port``,
+    or on the HTTP port (``settings.fast_socket``, served by the run command)."""
 
 
 class SeatReservationOut(BaseModel):
@@ -224,6 +225,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             state.game_port = await game_socket.start()
             state.game_socket = game_socket
             registry.public_url = process_url(settings, state.game_port)
+        elif settings.fast_socket:  # served on the HTTP port (serve.uvicorn_config hands over)
+            game_socket = GameSocketServer(state, settings.host)
+            state.game_socket = game_socket
         try:
             yield
         finally:

@@ -13,8 +13,11 @@ Backpressure: when a socket's write buffer passes asyncio's high-water mark, pic
 patch. A client that never reads stops acknowledging and is closed as TOO_SLOW; if even the close
 cannot be written, the socket is aborted after ``WRITER_GRACE``.
 
-Enabled by ``Settings.game_port`` (``--game-port``): seat reservations then point at this port.
-The HTTP API and the Starlette socket stay on the main port. Must never: hold protocol or game
+Served two ways. By default (``Settings.fast_socket``) the run command's HTTP port hands every
+``GET /ws/...`` connection to ``GameSocketServer.protocol()`` (``game_server.sharedport``), so one
+port serves the HTTP API and the fast game socket. With ``Settings.game_port`` (``--game-port``)
+it listens on a port of its own, and seat reservations point there. Either way the Starlette
+socket stays on the main port for what reaches the ASGI app. Must never: hold protocol or game
 logic (that is ``EdgeSession``'s and the room's).
 """
 
@@ -23,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from picows import (
+    WSAutoPingStrategy,
     WSFrame,
     WSListener,
     WSMsgType,
@@ -35,6 +39,7 @@ from picows import (
     WSUpgradeResponseWithListener,
     ws_create_server,
 )
+from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its stubs
 
 from game_server.edge import EdgeSession, choose_subprotocol, origin_allowed
 
@@ -187,7 +192,7 @@ class FastSession(EdgeSession, WSListener):
 class GameSocketServer:
     """The picows server for ``/ws/{room_id}``. ``await start()``, then ``await stop()``."""
 
-    def __init__(self, server: ServerState, host: str, port: int) -> None:
+    def __init__(self, server: ServerState, host: str, port: int | None = None) -> None:
         self.server = server
         self.host = host
         self.port = port
@@ -230,23 +235,56 @@ class GameSocketServer:
             WSUpgradeResponse.create_101_response(extra_headers=extra), session
         )
 
-    async def start(self) -> int:
-        """Listen; returns the port (useful when ``port`` was 0)."""
+    def _options(self) -> dict[str, Any]:
+        """picows's options for every connection: frame cap, pings, handshake time, buffer."""
         settings = self.server.settings
+        return {
+            "max_frame_size": max(64 * 1024, settings.max_frame_size * 4),
+            "enable_auto_ping": True,
+            "auto_ping_idle_timeout": settings.ws_ping_interval,
+            "auto_ping_reply_timeout": settings.ws_ping_timeout,
+            "websocket_handshake_timeout": settings.join_timeout,
+            "read_buffer_init_size": READ_BUFFER,
+        }
+
+    async def start(self) -> int:
+        """Listen on ``port``; returns the port (useful when ``port`` was 0)."""
         self._listening = await ws_create_server(
-            self._factory,
-            self.host,
-            self.port,
-            max_frame_size=max(64 * 1024, settings.max_frame_size * 4),
-            enable_auto_ping=True,
-            auto_ping_idle_timeout=settings.ws_ping_interval,
-            auto_ping_reply_timeout=settings.ws_ping_timeout,
-            websocket_handshake_timeout=settings.join_timeout,
-            read_buffer_init_size=READ_BUFFER,
+            self._factory, self.host, self.port, **self._options()
         )
         self.port = self._listening.sockets[0].getsockname()[1]
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="fastsocket")
+        self._start_sweeper()
         return self.port
+
+    def protocol(self) -> asyncio.BufferedProtocol:
+        """A picows protocol for one connection accepted elsewhere (the HTTP port's
+        ``SharedPortProtocol``), with the options ``start()`` listens with. Make it the
+        transport's protocol, call its ``connection_made``, then feed it what was read."""
+        options = self._options()
+        self._start_sweeper()
+        # The arguments picows's own ws_create_server passes (picows/api.py); tests drive this
+        # over real sockets, so a picows that changes them fails the suite, not a user.
+        return WSProtocol(  # type: ignore[no-any-return]
+            None,  # host and port: a client's
+            None,  # path: a client's
+            False,  # the server side
+            self._factory,
+            logging.getLogger("picows.server"),
+            True,  # disconnect on a listener exception
+            options["websocket_handshake_timeout"],
+            options["enable_auto_ping"],
+            options["auto_ping_idle_timeout"],
+            options["auto_ping_reply_timeout"],
+            WSAutoPingStrategy.PING_WHEN_IDLE,
+            True,  # auto pong
+            options["max_frame_size"],
+            None,  # extra headers: a client's
+            options["read_buffer_init_size"],
+        )
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="fastsocket")
 
     async def _sweep(self) -> None:
         clock = self.server.clock

@@ -28,12 +28,15 @@ import signal
 import subprocess
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from game_server.app import ServerState, create_app
+from game_server.fastsocket import GameSocketServer
 from game_server.settings import Settings
+from game_server.sharedport import shared_port_protocol
 
 logger = logging.getLogger("game_server.serve")
 
@@ -43,7 +46,17 @@ CLOSE_FLUSH = 0.25
 
 def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """The uvicorn configuration for ``app``: deflate off, our pings, a frame cap above ours
-    (so oversized frames get our MESSAGE_TOO_BIG close, not uvicorn's 1009)."""
+    (so oversized frames get our MESSAGE_TOO_BIG close, not uvicorn's 1009), and with
+    ``settings.fast_socket`` (and no ``game_port``) game sockets handed to the fast transport
+    on the same port (game_server/sharedport.py)."""
+    extra: dict[str, Any] = {}
+    if settings.fast_socket and settings.game_port is None:
+
+        def game_socket() -> GameSocketServer | None:
+            state: ServerState | None = getattr(app.state, "server", None)
+            return None if state is None else state.game_socket
+
+        extra["http"] = shared_port_protocol(game_socket)
     return uvicorn.Config(
         app,
         host=settings.host,
@@ -55,6 +68,7 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         ws_max_size=max(64 * 1024, settings.max_frame_size * 4),
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
         lifespan="on",
+        **extra,
     )
 
 

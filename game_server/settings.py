@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     game_port: int | None = Field(default=None, ge=0, le=65535)
     """Serve the game socket on this port with the dedicated fast transport (picows); seat
     reservations then point there. None: the game socket is served by the HTTP app itself."""
+    fast_socket: bool = True
+    """The run command serves game sockets on ``port`` with the fast transport (picows): its
+    HTTP port hands each ``GET /ws/...`` connection over. False: the FastAPI app serves them."""
     public_game_url: str = ""
     """Base URL (``wss://games.example.com:8001``) of the fast game socket as clients reach it;
     empty: the request's host with ``game_port``."""

@@ -117,7 +117,7 @@ def test_each_system_runs_its_own_server_and_bots(tmp_path: Path) -> None:
     moving = " ".join(tickroom_argv(100, cfg, tmp_path / "s", driver))
     assert "--npc-moves 0" in still
     assert "--npc-moves" not in moving
-    assert "tickroom-still-uvicorn" in still
+    assert "tickroom-still-shared" in still
     colyseus = " ".join(colyseus_moving_argv(100, cfg, driver))
     assert str(NODE_DIR / "colyseus_moving.cjs") in colyseus
     assert str(shared_bench_dir() / "colyseus" / "bot.cjs") in colyseus
