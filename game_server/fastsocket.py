@@ -242,7 +242,8 @@ class GameSocketServer:
             "max_frame_size": max(64 * 1024, settings.max_frame_size * 4),
             "enable_auto_ping": True,
             "auto_ping_idle_timeout": settings.ws_ping_interval,
-            "auto_ping_reply_timeout": settings.ws_ping_timeout,
+            # picows refuses a pong wait longer than the ping interval: the interval bounds it.
+            "auto_ping_reply_timeout": min(settings.ws_ping_timeout, settings.ws_ping_interval),
             "websocket_handshake_timeout": settings.join_timeout,
             "read_buffer_init_size": READ_BUFFER,
         }

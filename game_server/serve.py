@@ -105,6 +105,8 @@ class GameServer(uvicorn.Server):
                     timeout=self.settings.shutdown_timeout, drain=self.settings.shutdown_timeout
                 )
                 await asyncio.sleep(CLOSE_FLUSH)
+                if state.game_socket is not None:  # uvicorn does not know its connections
+                    await state.game_socket.stop()
         finally:
             self.should_exit = True
 

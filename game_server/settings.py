@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     from each request's Host header. Seat reservations' ``url`` is built from it."""
     game_port: int | None = Field(default=None, ge=0, le=65535)
     """Serve the game socket on this port with the dedicated fast transport (picows); seat
-    reservations then point there. None: the game socket is served by the HTTP app itself."""
+    reservations then point there. None: it is served on ``port`` (see ``fast_socket``)."""
     fast_socket: bool = True
     """The run command serves game sockets on ``port`` with the fast transport (picows): its
     HTTP port hands each ``GET /ws/...`` connection over. False: the FastAPI app serves them."""

@@ -11,7 +11,8 @@ they came.
 
 The choice is made on the first bytes: a connection goes to picows once it has sent
 ``GET /ws/``, to uvicorn as soon as a byte differs from that (or when it stays silent for
-``FIRST_LINE_TIMEOUT``, or ends before). Each then applies its own limits and timeouts.
+``FIRST_LINE_TIMEOUT``, or ends before). Each then applies its own limits and timeouts; a
+``GET /ws/...`` that is no WebSocket upgrade gets picows's 400, where the app answered 404.
 
 Owns: the choice of protocol per connection. Must never: answer a request itself.
 """
@@ -19,6 +20,7 @@ Owns: the choice of protocol per connection. Must never: answer a request itself
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +29,13 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 if TYPE_CHECKING:
     from game_server.fastsocket import GameSocketServer
 
+logger = logging.getLogger("game_server.sharedport")
+
 GAME_SOCKET_LINE = b"GET /ws/"
 """How a game socket's request line starts."""
 FIRST_LINE_TIMEOUT = 5.0
-"""Seconds a connection may wait here for its first bytes before it goes to uvicorn (whose
-keep-alive timeout then closes it)."""
+"""Seconds a connection may wait here for its first bytes before it goes to uvicorn (which then
+treats it as it treats any connection that has sent nothing)."""
 
 
 class SharedPortProtocol(asyncio.Protocol):
@@ -73,10 +77,15 @@ class SharedPortProtocol(asyncio.Protocol):
 
     def _route(self) -> None:
         game_socket = self.game_socket() if self._read.startswith(GAME_SOCKET_LINE) else None
-        if game_socket is None:
-            self._hand_over_to_http()
-        else:
-            self._hand_over(game_socket.protocol())
+        if game_socket is not None:
+            try:
+                protocol = game_socket.protocol()
+            except Exception:  # never lose the connection: the app serves game sockets too
+                logger.exception("the fast game socket failed; the app serves this one")
+            else:
+                self._hand_over(protocol)
+                return
+        self._hand_over_to_http()
 
     def _hand_over_to_http(self) -> Any:
         if self._transport is None:
@@ -99,9 +108,11 @@ class SharedPortProtocol(asyncio.Protocol):
             return
         if isinstance(protocol, asyncio.BufferedProtocol) or hasattr(protocol, "get_buffer"):
             view = memoryview(read)
-            while view:
+            while view and not transport.is_closing():  # as a transport would: stop if closed
                 buffer = protocol.get_buffer(len(view))
                 size = min(len(buffer), len(view))
+                if size == 0:
+                    raise RuntimeError("get_buffer() returned an empty buffer")
                 buffer[:size] = view[:size]
                 protocol.buffer_updated(size)  # type: ignore[attr-defined]
                 view = view[size:]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from game_server.__main__ import _parser
+from game_server.__main__ import _parser, settings_from_args
 from game_server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +86,10 @@ def test_the_run_command_has_flags() -> None:
 @pytest.mark.parametrize("flag", run_flags())
 def test_the_how_to_names_every_flag_of_the_run_command(flag: str) -> None:
     assert f"`{flag}" in HOWTO
+
+
+def test_no_fast_socket_turns_the_setting_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TICKROOM_FAST_SOCKET", raising=False)
+    parse = _parser().parse_args
+    assert settings_from_args(parse(["run"])).fast_socket is True
+    assert settings_from_args(parse(["run", "--no-fast-socket"])).fast_socket is False

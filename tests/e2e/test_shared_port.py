@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import uvloop
+import websockets
 from e2e_servers import Player, matchmake
+from websockets.typing import Origin
 
 from game_server.app import ServerState, create_app
 from game_server.serve import GameServer, uvicorn_config
@@ -76,6 +78,38 @@ def test_game_sockets_on_the_http_port_go_through_the_fast_transport(run_on: Run
             assert listed[0]["clients"] == 1
             assert player.ws is not None
             await player.ws.close()
+
+    _bounded(run_on, test)
+
+
+@LOOPS
+def test_a_pong_wait_longer_than_the_ping_interval_still_serves_game_sockets(
+    run_on: Runner,
+) -> None:
+    """picows refuses such options; the fast transport waits at most the interval instead."""
+
+    async def test() -> None:
+        async with running(ws_ping_interval=5.0, ws_ping_timeout=30.0) as (base, state):
+            player = Player()
+            await player.join(await matchmake(base, "create", "arena", {}))
+            await player.play(2)
+            assert state.game_socket is not None
+            assert len(state.game_socket.sessions) == 1
+            assert player.ws is not None
+            await player.ws.close()
+
+    _bounded(run_on, test)
+
+
+@LOOPS
+def test_a_foreign_origin_is_refused_on_the_shared_port(run_on: Runner) -> None:
+    async def test() -> None:
+        async with running() as (base, state):
+            seat = await matchmake(base, "create", "arena", {})
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(seat["url"], origin=Origin("https://evil.example"))
+            assert refused.value.response.status_code == 403
+            assert state.metrics.origin_refused == 1
 
     _bounded(run_on, test)
 

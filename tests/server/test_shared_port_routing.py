@@ -127,6 +127,49 @@ def test_any_other_request_goes_to_uvicorn_made_with_its_own_arguments() -> None
     asyncio.run(test())
 
 
+def test_a_game_socket_that_fails_to_make_its_protocol_leaves_the_connection_to_uvicorn() -> None:
+    class Broken:
+        def protocol(self) -> Any:
+            raise AssertionError("picows refused its options")
+
+    async def test() -> None:
+        front, transport = connect(Broken, asyncio.get_running_loop())
+        front.data_received(b"GET /ws/room1 HTTP/1.1\r\n")
+        assert transport.protocol is FakeHttp.made[0]
+        assert FakeHttp.made[0].data == b"GET /ws/room1 HTTP/1.1\r\n"
+
+    asyncio.run(test())
+
+
+def test_feeding_stops_when_the_new_protocol_closes_the_transport() -> None:
+    class Closing(FakeBuffered):
+        def buffer_updated(self, nbytes: int) -> None:
+            super().buffer_updated(nbytes)
+            self.transport.closing = True  # it answered and closed on the first bytes
+
+    class Game:
+        def protocol(self) -> Closing:
+            return Closing()
+
+    async def test() -> None:
+        front, transport = connect(Game, asyncio.get_running_loop())
+        front.data_received(b"GET /ws/room1 HTTP/1.1\r\n")
+        assert transport.protocol.data == b"GET "  # one 4-byte buffer, then no more
+
+    asyncio.run(test())
+
+
+def test_an_empty_buffer_from_the_new_protocol_is_an_error_not_a_busy_loop() -> None:
+    async def test() -> None:
+        game = FakeGameSocket()
+        game.protocol = lambda: FakeBuffered(size=0)  # type: ignore[method-assign]
+        front, _ = connect(lambda: game, asyncio.get_running_loop())
+        with pytest.raises(RuntimeError, match="empty buffer"):
+            front.data_received(b"GET /ws/room1 HTTP/1.1\r\n")
+
+    asyncio.run(test())
+
+
 def test_without_a_game_socket_every_connection_goes_to_uvicorn() -> None:
     async def test() -> None:
         front, transport = connect(lambda: None, asyncio.get_running_loop())
@@ -198,7 +241,7 @@ def test_a_protocol_that_closes_the_transport_on_connect_is_fed_nothing(
     class Refusing(FakeHttp):
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            transport.closing = True  # as uvicorn does over its concurrency limit
+            transport.closing = True  # as a protocol that refuses the connection at once
 
     monkeypatch.setattr(sharedport, "AutoHTTPProtocol", Refusing)
 
