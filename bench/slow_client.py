@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--slow-after", type=float, default=2.0, help="s into the window")
     parser.add_argument("--slow-for", type=float, default=15.0, help="s without reading")
-    parser.add_argument("--transport", default="uvicorn")
+    parser.add_argument("--transport", default="shared")
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     parser.add_argument("--json", default="bench/results/slow_client.json", metavar="FILE")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
