@@ -1,6 +1,6 @@
 """The tickroom server as the shared bench driver runs it: the arena only, rooms by ``roomKey``.
 
-    python bench/arena_server.py --port PORT [--players 10] [--transport uvicorn] [--stats FILE]
+    python bench/arena_server.py --port PORT [--players 10] [--transport shared] [--stats FILE]
         [--npc-moves 20]
 
 Builds ``create_app(Settings(...))`` with the arena registered as ``filter_by=("roomKey",)`` and
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--players", type=int, default=10, help="max_clients per room")
-    parser.add_argument("--transport", choices=sorted(TRANSPORTS), default="uvicorn")
+    parser.add_argument("--transport", choices=sorted(TRANSPORTS), default="shared")
     parser.add_argument("--stats", metavar="FILE", help="append JSON stats lines to FILE")
     parser.add_argument(
         "--npc-moves",
