@@ -146,16 +146,63 @@ def test_an_upgrade_after_a_request_on_one_connection_is_served_by_the_app(run_o
                 assert head.startswith(b"HTTP/1.1 200")
                 length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                 await reader.readexactly(length)
-                writer.write(
-                    f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                    "Sec-WebSocket-Version: 13\r\n"
-                    f"Sec-WebSocket-Protocol: {SUBPROTOCOL_MSGPACK}\r\n\r\n".encode()
-                )
+                writer.write(_upgrade(path, host))
                 head = await reader.readuntil(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 101")
             assert state.game_socket is not None
             assert not state.game_socket.sessions
             writer.close()
+
+    _bounded(run_on, test)
+
+
+def _upgrade(path: str, host: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {SUBPROTOCOL_MSGPACK}\r\n\r\n"
+    ).encode()
+
+
+@LOOPS
+def test_a_request_line_cut_anywhere_still_reaches_the_fast_transport(run_on: Runner) -> None:
+    async def test() -> None:
+        async with running() as (base, state):
+            host = base.removeprefix("http://")
+            request = _upgrade("/ws/someroom", host)
+            for cut in (1, 5, 7, 8, 20):  # inside and just after "GET /ws/"
+                reader, writer = await asyncio.open_connection(*host.split(":"))
+                writer.write(request[:cut])
+                await writer.drain()
+                await asyncio.sleep(0.02)  # the first part arrives on its own
+                writer.write(request[cut:])
+                async with asyncio.timeout(5):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 101"), (cut, head)
+                assert state.game_socket is not None
+                assert len(state.game_socket.sessions) == 1  # picows's, not the app's
+                writer.close()
+                async with asyncio.timeout(5):
+                    while state.game_socket.sessions:  # gone before the next cut
+                        await asyncio.sleep(0.01)
+
+    _bounded(run_on, test)
+
+
+@LOOPS
+def test_a_plain_get_of_a_game_socket_path_is_refused_and_the_port_serves_on(
+    run_on: Runner,
+) -> None:
+    async def test() -> None:
+        async with running() as (base, _state):
+            host = base.removeprefix("http://")
+            reader, writer = await asyncio.open_connection(*host.split(":"))
+            writer.write(f"GET /ws/someroom HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            async with asyncio.timeout(5):
+                head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400")  # picows's answer: the app's would be 404
+            writer.close()
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(f"{base}/healthz", timeout=5)).status_code == 200
 
     _bounded(run_on, test)
