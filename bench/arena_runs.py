@@ -153,10 +153,7 @@ def tickroom_argv(
     )
     if still:
         server += " --npc-moves 0"
-    bots = (
-        f"node {shlex.quote(str(NODE_DIR / 'tickbot.cjs'))} --port {{port}} --rooms {{rooms}}"
-        f" --players {{players}} --offset {{offset}} --observe-every {cfg.observe_every}"
-    )
+    bots = _bots_command(NODE_DIR / "tickbot.cjs", cfg)
     if cfg.extra_bot_args:
         bots += " " + " ".join(shlex.quote(arg) for arg in cfg.extra_bot_args)
     name = f"tickroom{'-still' if still else ''}-{cfg.transport}"
@@ -182,11 +179,7 @@ def bench_home() -> Path:
 def colyseus_moving_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
     """The anchor's driver and Colyseus bots, with our one-line-fixed copy of its server."""
     server = f"node {shlex.quote(str(NODE_DIR / 'colyseus_moving.cjs'))} {{port}}"
-    bots = (
-        f"node {shlex.quote(str(shared_bench_dir() / 'colyseus' / 'bot.cjs'))} --port {{port}}"
-        f" --rooms {{rooms}} --players {{players}} --offset {{offset}}"
-        f" --observe-every {cfg.observe_every}"
-    )
+    bots = _bots_command(shared_bench_dir() / "colyseus" / "bot.cjs", cfg)
     return _driver_argv(driver, "colyseus-moving", level, cfg, server, bots)
 
 
@@ -194,12 +187,18 @@ def floor_picows_argv(level: int, cfg: RunConfig, driver: Path) -> list[str]:
     """The anchor's driver and raw Node bots (delta format), with our picows floor server."""
     py = shlex.quote(sys.executable)
     server = f"{py} {shlex.quote(str(REPO / 'bench' / 'floor_picows.py'))} {{port}} delta"
-    bots = (
-        f"node {shlex.quote(str(shared_bench_dir() / 'node' / 'rawbot.cjs'))}"
-        f" --format msgpack-delta --port {{port}} --rooms {{rooms}} --players {{players}}"
-        f" --offset {{offset}} --observe-every {cfg.observe_every}"
-    )
+    bots = _bots_command(shared_bench_dir() / "node" / "rawbot.cjs", cfg, "--format msgpack-delta")
     return _driver_argv(driver, "floor-picows-delta", level, cfg, server, bots)
+
+
+def _bots_command(script: Path, cfg: RunConfig, first: str = "") -> str:
+    """The Node bots' command line for the driver: ``script``, its own ``first`` flags, then the
+    placeholders the driver fills in for each bot process and the observing rate."""
+    own = f" {first}" if first else ""
+    return (
+        f"node {shlex.quote(str(script))}{own} --port {{port}} --rooms {{rooms}}"
+        f" --players {{players}} --offset {{offset}} --observe-every {cfg.observe_every}"
+    )
 
 
 def _driver_argv(

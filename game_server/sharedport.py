@@ -87,7 +87,7 @@ class SharedPortProtocol(asyncio.Protocol):
                 return
         self._hand_over_to_http()
 
-    def _hand_over_to_http(self) -> Any:
+    def _hand_over_to_http(self) -> asyncio.Protocol | None:
         if self._transport is None:
             return None
         protocol = AutoHTTPProtocol(*self._args, **self._kwargs)
@@ -106,15 +106,15 @@ class SharedPortProtocol(asyncio.Protocol):
         protocol.connection_made(transport)
         if transport.is_closing():
             return
-        if isinstance(protocol, asyncio.BufferedProtocol) or hasattr(protocol, "get_buffer"):
+        if isinstance(protocol, asyncio.BufferedProtocol):  # picows's
             view = memoryview(read)
             while view and not transport.is_closing():  # as a transport would: stop if closed
-                buffer = protocol.get_buffer(len(view))
+                buffer = memoryview(protocol.get_buffer(len(view)))
                 size = min(len(buffer), len(view))
                 if size == 0:
                     raise RuntimeError("get_buffer() returned an empty buffer")
                 buffer[:size] = view[:size]
-                protocol.buffer_updated(size)  # type: ignore[attr-defined]
+                protocol.buffer_updated(size)
                 view = view[size:]
         elif read:
             protocol.data_received(read)  # type: ignore[attr-defined]
