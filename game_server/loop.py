@@ -19,8 +19,25 @@ from game_server.clock import Clock, TickSchedule
 from game_server.metrics import Histogram
 from game_server.room import Room
 
-TICK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25)
-"""Histogram bounds (seconds) for tick duration and tick-start lateness."""
+TICK_BUCKETS = (
+    0.00025,
+    0.0005,
+    0.001,
+    0.0015,
+    0.002,
+    0.003,
+    0.004,
+    0.005,
+    0.0075,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+)
+"""Histogram bounds (seconds) for tick duration and tick-start lateness: fine below 10 ms,
+where a room's tick and a loaded server's lateness lie (a 20 Hz tick is 50 ms), so that a
+percentile read from the buckets is within half a millisecond or so there."""
 
 
 class TickLoop:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from game_server.clock import ManualClock
-from game_server.loop import TickLoop
+from game_server.loop import TICK_BUCKETS, TickLoop
 from game_server.metrics import Histogram
 from game_server.room import Room
 
@@ -131,6 +131,19 @@ def test_loop_records_each_tick_duration_from_the_injected_timer(manual_clock: M
         loop.stop()
 
     run(scenario, manual_clock)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "reported"),
+    [(0.0012, 0.0015), (0.0018, 0.002), (0.0026, 0.003), (0.0043, 0.005), (0.0061, 0.0075)],
+)
+def test_tick_buckets_tell_lateness_apart_below_ten_ms(seconds: float, reported: float) -> None:
+    """A loaded server's lateness lies at 1-8 ms: its percentiles must not all read 5 ms."""
+    histogram = Histogram(TICK_BUCKETS)
+    for _ in range(100):
+        histogram.observe(seconds)
+    assert histogram.quantile(0.99) == reported
+    assert reported - seconds <= 0.0015
 
 
 def test_loop_records_the_lateness_of_each_batch(manual_clock: ManualClock) -> None:
