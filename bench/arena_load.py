@@ -4,7 +4,7 @@
         [--systems tickroom,colyseus-moving,tickroom-still,colyseus,floor-picows]
         [--duration 20] [--warmup 3] [--observe-every 10] [--max-steps 1000,1250,1500,2000]
         [--transport uvicorn] [--json bench/results/arena_load.json]
-        [--plot bench/results/arena_load.png] [--replot JSON] [--markdown]
+        [--plot bench/results/arena_load.png] [--replot JSON] [--markdown] [--repeat N]
 
 For each level (clients, in rooms of 10) and each system, one run of the shared driver
 (``../shared/bench/driver.py``: server on CPU 0, bots on CPU 1, warm-up, measured window, the
@@ -16,7 +16,10 @@ the anchor's Colyseus as shipped (whose NPCs never move); ``floor-picows`` (the 
 floor on our socket library) is a reference line, ``tickroom/floor-picows``. Then the maximum
 sustained level of tickroom is found by stepping up through ``--max-steps`` until a level fails.
 Prints a table per level, the ratios of each pair, the targets of the issue with PASS/MISS for
-each pair, writes JSON and draws µs/client-tick and p99 latency against clients.
+each pair, writes JSON and draws µs/client-tick and p99 latency against clients. ``--repeat N``
+runs that sweep N times, the systems' order reversed every other time, then prints each ratio's
+median and range and in how many sweeps each target was met (``bench/arena_spread.py``); the
+plot then shows the median of each figure.
 
 Exit status: 0 when every run produced a result line, 1 otherwise, 2 when the bench cannot run.
 """
@@ -44,6 +47,13 @@ from bench.arena_runs import (
     ensure_colyseus,
     ensure_node_bots,
     run_level,
+)
+from bench.arena_spread import (
+    median_runs,
+    ratio_spread,
+    spread_text,
+    sweep_order,
+    target_tally,
 )
 
 DEFAULT_LEVELS = (100, 500, 1000, 1500)
@@ -125,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
         "--replot", metavar="JSON", help="only redraw --plot from an earlier --json report"
     )
     parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the whole sweep N times, the systems' order reversed every other time, and "
+        "print each ratio's median and range and how many sweeps met each target",
+    )
     return parser
 
 
@@ -173,12 +191,18 @@ def level_table(level: int, results: Sequence[dict[str, Any]]) -> str:
 
 
 def markdown_table(runs: Sequence[dict[str, Any]]) -> str:
-    """Every run as one markdown table (for docs/performance.md), by clients then system."""
+    """Every run as one markdown table (for docs/performance.md), by clients then system; with
+    several sweeps, each system's name carries its sweep's number (``tickroom #2``)."""
     headers = ["clients", "system", *(header for header, _, _ in COLUMNS), "sustained"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     order = {system: index for index, system in enumerate(SYSTEMS)}
-    for r in sorted(runs, key=lambda r: (r["clients"], order.get(r["system"], len(order)))):
-        cells = [str(r["clients"]), r["system"], *(_cell(r, k, f) for _, k, f in COLUMNS)]
+    several = any(r.get("sweep", 0) for r in runs)
+    for r in sorted(
+        runs,
+        key=lambda r: (r["clients"], order.get(r["system"], len(order)), r.get("sweep", 0)),
+    ):
+        system = f"{r['system']} #{r.get('sweep', 0) + 1}" if several else r["system"]
+        cells = [str(r["clients"]), system, *(_cell(r, k, f) for _, k, f in COLUMNS)]
         lines.append("| " + " | ".join([*cells, sustained_text(r)]) + " |")
     return "\n".join(lines)
 
@@ -407,48 +431,31 @@ def _run(system: str, level: int, cfg: RunConfig) -> dict[str, Any]:
     return result.as_dict()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.replot:
-        earlier = json.loads(Path(args.replot).read_text())["runs"]
-        if args.markdown:
-            print(markdown_table(earlier))
-        if args.plot:
-            draw_plot(earlier, Path(args.plot))
-            print(f"wrote {args.plot}")
-        return 0
-    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = set(systems) - set(SYSTEMS)
-    if unknown or not systems:
-        print(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
-        return 2
-    cfg = RunConfig(
-        duration=args.duration,
-        warmup=args.warmup,
-        observe_every=args.observe_every,
-        players=args.players,
-        transport=args.transport,
-        progress=args.progress,
-        quiet_wait=args.quiet_wait,
-    )
-    try:
-        if any(system.startswith("tickroom") for system in systems):
-            ensure_node_bots()
-        if any(system.startswith(("colyseus", "floor")) for system in systems):
-            ensure_colyseus()
-    except BenchError as exc:
-        print(f"cannot run the benchmark: {exc}", file=sys.stderr)
-        return 2
-
-    started = time.time()
+def _sweep(
+    systems: Sequence[str],
+    levels: Sequence[int],
+    max_steps: Sequence[int],
+    cfg: RunConfig,
+    index: int,
+    count: int,
+) -> dict[str, Any]:
+    """One sweep: every level with every system (in ``systems``' order), the ratios, tickroom's
+    max sustained and the targets, printed as they come. Each run is tagged with ``sweep``."""
+    if count > 1:
+        print(f"== sweep {index + 1} of {count}: {', '.join(systems)}", flush=True)
     runs: list[dict[str, Any]] = []
     by_level: dict[int, dict[str, dict[str, Any]]] = {}
     level_ratios: dict[str, dict[str, dict[str, float | None]]] = {}
-    for level in args.levels:
+
+    def run(system: str, level: int) -> dict[str, Any]:
+        result = _run(system, level, cfg)
+        result["sweep"] = index
+        runs.append(result)
+        return result
+
+    for level in levels:
         for system in systems:
-            result = _run(system, level, cfg)
-            runs.append(result)
-            by_level.setdefault(level, {})[system] = result
+            by_level.setdefault(level, {})[system] = run(system, level)
         print(level_table(level, list(by_level[level].values())))
         for ours_name, theirs_name, _ in (*PAIRS, *floor_pair(cfg.transport)):
             ours, theirs = by_level[level].get(ours_name), by_level[level].get(theirs_name)
@@ -459,16 +466,15 @@ def main(argv: list[str] | None = None) -> int:
         print(flush=True)
 
     max_sustained = None
-    if "tickroom" in systems and args.max_steps:
+    if "tickroom" in systems and max_steps:
         done = {lvl: per["tickroom"] for lvl, per in by_level.items() if "tickroom" in per}
 
         def step(level: int) -> dict[str, Any]:
-            result = _run("tickroom", level, cfg)
-            runs.append(result)
+            result = run("tickroom", level)
             print(level_table(level, [result]), flush=True)
             return result
 
-        max_sustained = find_max_sustained(args.max_steps, done, step)
+        max_sustained = find_max_sustained(max_steps, done, step)
         first = max_sustained["first_failing"]
         print(
             f"tickroom max sustained: {max_sustained['max_sustained']} clients"
@@ -494,6 +500,66 @@ def main(argv: list[str] | None = None) -> int:
         for t in targets[pair]:
             value = "-" if t["value"] is None else t["value"]
             print(f"  {t['verdict']:7}  {t['target']}: {value} (target {t['limit']})")
+    return {
+        "runs": runs,
+        "ratios": level_ratios,
+        "max_sustained": max_sustained,
+        "targets": targets,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.replot:
+        earlier = json.loads(Path(args.replot).read_text())["runs"]
+        if args.markdown:
+            print(markdown_table(earlier))
+        if args.plot:
+            draw_plot(earlier, Path(args.plot))
+            print(f"wrote {args.plot}")
+        return 0
+    if args.repeat < 1:
+        print("--repeat must be at least 1")
+        return 2
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown or not systems:
+        print(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
+        return 2
+    cfg = RunConfig(
+        duration=args.duration,
+        warmup=args.warmup,
+        observe_every=args.observe_every,
+        players=args.players,
+        transport=args.transport,
+        progress=args.progress,
+        quiet_wait=args.quiet_wait,
+    )
+    try:
+        if any(system.startswith("tickroom") for system in systems):
+            ensure_node_bots()
+        if any(system.startswith(("colyseus", "floor")) for system in systems):
+            ensure_colyseus()
+    except BenchError as exc:
+        print(f"cannot run the benchmark: {exc}", file=sys.stderr)
+        return 2
+
+    started = time.time()
+    sweeps = [
+        _sweep(sweep_order(systems, index), args.levels, args.max_steps, cfg, index, args.repeat)
+        for index in range(args.repeat)
+    ]
+    runs = [run for sweep in sweeps for run in sweep["runs"]]
+    spread: dict[str, Any] | None = None
+    if args.repeat > 1:
+        maxima = [s["max_sustained"]["max_sustained"] for s in sweeps if s["max_sustained"]]
+        spread = {
+            "ratios": ratio_spread([s["ratios"] for s in sweeps]),
+            "targets": target_tally([s["targets"] for s in sweeps]),
+            "max_sustained": maxima,
+        }
+        print()
+        print(spread_text(spread["ratios"], spread["targets"], maxima, args.repeat))
 
     report = {
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
@@ -508,12 +574,17 @@ def main(argv: list[str] | None = None) -> int:
             "observe_every": cfg.observe_every,
             "players": cfg.players,
             "transport": cfg.transport,
+            "repeat": args.repeat,
         },
         "runs": runs,
-        "ratios": level_ratios,
-        "max_sustained": max_sustained,
-        "targets": targets,
+        **{key: sweeps[0][key] for key in ("ratios", "max_sustained", "targets")},
     }
+    if spread is not None:  # several sweeps: each one's figures, and their summary
+        del report["ratios"], report["max_sustained"], report["targets"]
+        report["sweeps"] = [
+            {key: sweep[key] for key in ("ratios", "max_sustained", "targets")} for sweep in sweeps
+        ]
+        report["spread"] = spread
     if args.markdown:
         print(markdown_table(runs))
     if args.json:
@@ -522,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {path}")
     if args.plot:
-        draw_plot(runs, Path(args.plot))
+        draw_plot(runs if spread is None else median_runs(runs), Path(args.plot))
         print(f"wrote {args.plot}")
     return 1 if any("error" in r for r in runs) else 0
 
