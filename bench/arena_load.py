@@ -439,8 +439,10 @@ def _sweep(
     index: int,
     count: int,
 ) -> dict[str, Any]:
-    """One sweep: every level with every system (in ``systems``' order), the ratios, tickroom's
-    max sustained and the targets, printed as they come. Each run is tagged with ``sweep``."""
+    """Sweep ``index`` of ``count``: every level with every system (in ``systems``' order), the
+    ratios, tickroom's max sustained and the targets, printed as they come. With several
+    sweeps each run is tagged with ``sweep`` (its index); the caller merges the sweeps' runs and,
+    for several, sums them up with ``bench.arena_spread``."""
     if count > 1:
         print(f"== sweep {index + 1} of {count}: {', '.join(systems)}", flush=True)
     runs: list[dict[str, Any]] = []
@@ -449,7 +451,8 @@ def _sweep(
 
     def run(system: str, level: int) -> dict[str, Any]:
         result = _run(system, level, cfg)
-        result["sweep"] = index
+        if count > 1:
+            result["sweep"] = index
         runs.append(result)
         return result
 
@@ -515,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             print(markdown_table(earlier))
         if args.plot:
-            draw_plot(earlier, Path(args.plot))
+            several = any(run.get("sweep", 0) for run in earlier)
+            draw_plot(median_runs(earlier) if several else earlier, Path(args.plot))
             print(f"wrote {args.plot}")
         return 0
     if args.repeat < 1:
@@ -556,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         spread = {
             "ratios": ratio_spread([s["ratios"] for s in sweeps]),
             "targets": target_tally([s["targets"] for s in sweeps]),
-            "max_sustained": maxima,
+            "max_sustained_by_sweep": maxima,
         }
         print()
         print(spread_text(spread["ratios"], spread["targets"], maxima, args.repeat))
@@ -574,12 +578,12 @@ def main(argv: list[str] | None = None) -> int:
             "observe_every": cfg.observe_every,
             "players": cfg.players,
             "transport": cfg.transport,
-            "repeat": args.repeat,
         },
         "runs": runs,
         **{key: sweeps[0][key] for key in ("ratios", "max_sustained", "targets")},
     }
     if spread is not None:  # several sweeps: each one's figures, and their summary
+        report["config"]["repeat"] = args.repeat
         del report["ratios"], report["max_sustained"], report["targets"]
         report["sweeps"] = [
             {key: sweep[key] for key in ("ratios", "max_sustained", "targets")} for sweep in sweeps

@@ -9,7 +9,7 @@ every other sweep (so no system always runs first), and this module sums them up
   sweeps that measured it;
 - ``target_tally``: for each pair and target, the value of every sweep and in how many it was met;
 - ``median_runs``: one row per system and level with the median figures (for the plot), sustained
-  only when every sweep sustained it.
+  only when every sweep's run sustained it (a run that failed to run did not).
 
 Owns: the summaries and their text. Must never run anything: ``bench/arena_load.py`` runs.
 """
@@ -97,16 +97,25 @@ def target_tally(
 
 def median_runs(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, clients) with the median of each ``MEDIAN_KEYS`` figure over the
-    runs without an error; sustained only when every one of them was."""
+    runs that produced one (``runs``; ``errors`` counts those that failed to run), sustained
+    only when every run was (one that failed to run was not). Rows with no figures are left
+    out: there is nothing to draw."""
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for run in runs:
-        if "error" not in run:
-            groups.setdefault((run["system"], run["clients"]), []).append(run)
+        groups.setdefault((run["system"], run["clients"]), []).append(run)
     rows = []
     for (system, clients), group in groups.items():
-        row: dict[str, Any] = {"system": system, "clients": clients, "runs": len(group)}
+        measured = [r for r in group if "error" not in r]
+        if not measured:
+            continue
+        row: dict[str, Any] = {
+            "system": system,
+            "clients": clients,
+            "runs": len(measured),
+            "errors": len(group) - len(measured),
+        }
         for key in MEDIAN_KEYS:
-            values = [r[key] for r in group if isinstance(r.get(key), int | float)]
+            values = [r[key] for r in measured if isinstance(r.get(key), int | float)]
             row[key] = round(statistics.median(values), 3) if values else None
         row["sustained"] = all(r.get("sustained") is True for r in group)
         rows.append(row)
@@ -134,7 +143,10 @@ def spread_text(
         for level, by_key in levels.items():
             cpu = by_key.get("us_per_client_tick")
             if cpu is not None:
-                cells.append(f"{level} {cpu['median']:.2f}x [{cpu['min']:.2f}-{cpu['max']:.2f}]")
+                partial = f" ({cpu['n']} of {sweeps})" if cpu["n"] < sweeps else ""
+                cells.append(
+                    f"{level} {cpu['median']:.2f}x [{cpu['min']:.2f}-{cpu['max']:.2f}]{partial}"
+                )
         lines.append(f"  {pair}: " + ", ".join(cells))
     if maxima:
         lines.append("  tickroom max sustained, by sweep: " + ", ".join(map(_number, maxima)))

@@ -36,8 +36,9 @@ TICK_BUCKETS = (
     0.25,
 )
 """Histogram bounds (seconds) for tick duration and tick-start lateness: fine below 10 ms,
-where a room's tick and a loaded server's lateness lie (a 20 Hz tick is 50 ms), so that a
-percentile read from the buckets is within half a millisecond or so there."""
+where a room's tick and a loaded server's lateness lie (a 20 Hz tick is 50 ms). A percentile
+read from the buckets (their upper bounds) is at most 1 ms above the truth below 5 ms, and 2.5 ms
+up to 10 ms."""
 
 
 class TickLoop:

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from bench import arena_load
-from bench.arena_spread import Ratios, median_runs, ratio_spread, sweep_order, target_tally
+from bench.arena_spread import (
+    Ratios,
+    median_runs,
+    ratio_spread,
+    spread_text,
+    sweep_order,
+    target_tally,
+)
 
 # µs per client-tick by (system, sweep); every other figure is the same in both sweeps
 US = {
@@ -85,12 +92,30 @@ def test_target_tally_counts_passes_among_the_sweeps_that_judged() -> None:
 
 
 def test_median_runs_sustain_only_what_every_sweep_sustained() -> None:
-    runs = [fake_run("tickroom", 1250, 0), fake_run("tickroom", 1250, 1)]
-    runs.append({"system": "tickroom", "clients": 1250, "error": "driver failed"})
-    (row,) = median_runs(runs)
-    assert row["runs"] == 2  # the failed run is left out
-    assert row["us_per_client_tick"] == 33.6
-    assert row["sustained"] is False
+    both = [fake_run("tickroom", 1000, 0), fake_run("tickroom", 1000, 1)]
+    (row,) = median_runs(both)
+    assert (row["runs"], row["errors"], row["sustained"]) == (2, 0, True)
+    assert row["us_per_client_tick"] == 33.6  # the median of 40.0 and 27.2
+    failed = {"system": "tickroom", "clients": 1000, "error": "driver failed"}
+    (row,) = median_runs([*both, failed])
+    assert (row["runs"], row["errors"], row["sustained"]) == (2, 1, False)
+    assert row["us_per_client_tick"] == 33.6  # from the runs that measured it
+    once = [fake_run("tickroom", 1250, 0), fake_run("tickroom", 1250, 1)]
+    (row,) = median_runs(once)
+    assert row["sustained"] is False  # only the second sweep sustained 1250
+    assert median_runs([failed]) == []  # nothing to draw
+
+
+def test_the_summary_says_when_a_ratio_misses_sweeps() -> None:
+    spread = ratio_spread(
+        [
+            {"a/b": {"1000": {"us_per_client_tick": 1.5}}},
+            {},  # this sweep's Colyseus run failed: no ratio
+        ]
+    )
+    text = spread_text(spread, {}, [1000, None], 2)
+    assert "a/b: 1000 1.50x [1.50-1.50] (1 of 2)" in text
+    assert "tickroom max sustained, by sweep: 1000, -" in text
 
 
 def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
@@ -109,10 +134,12 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
         sweep["index"] += 1
         return real_sweep(*args)
 
+    plotted: list[list[dict[str, Any]]] = []
     monkeypatch.setattr(arena_load, "_run", run)
     monkeypatch.setattr(arena_load, "_sweep", counted_sweep)
     monkeypatch.setattr(arena_load, "ensure_node_bots", lambda: None)
     monkeypatch.setattr(arena_load, "ensure_colyseus", lambda: None)
+    monkeypatch.setattr(arena_load, "draw_plot", lambda rows, path: plotted.append(list(rows)))
     out = tmp_path / "report.json"
     status = arena_load.main(
         [
@@ -127,7 +154,7 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
             "--json",
             str(out),
             "--plot",
-            "",
+            str(tmp_path / "plot.png"),
             "--markdown",
         ]
     )
@@ -145,9 +172,11 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
     report = json.loads(out.read_text())
     assert report["config"]["repeat"] == 2
     assert [run["sweep"] for run in report["runs"]] == [0, 0, 0, 1, 1, 1, 1]
-    assert "ratios" not in report  # one sweep's figures would pass for all of them
+    for key in ("ratios", "max_sustained", "targets"):  # one sweep's would pass for all
+        assert key not in report
     assert [s["max_sustained"]["max_sustained"] for s in report["sweeps"]] == [1000, 1500]
     spread = report["spread"]
+    assert spread["max_sustained_by_sweep"] == [1000, 1500]
     cpu = spread["ratios"]["tickroom/colyseus-moving"]["1000"]["us_per_client_tick"]
     assert (cpu["min"], cpu["max"], cpu["median"]) == (1.6, 1.7, 1.65)
     tallies = {t["target"]: t for t in spread["targets"]["tickroom/colyseus-moving"]}
@@ -160,6 +189,42 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
     assert "tickroom/colyseus-moving: 1000 1.65x [1.60-1.70]" in printed
     assert "met 1 of 2    p99 latency at 1000 (ms): 53, 56 (target <= 55)" in printed
     assert "| 1000 | tickroom #2 |" in printed
+    # the plot, live and redrawn from the JSON, has one median row per system and level
+    assert arena_load.main(["--replot", str(out), "--plot", str(tmp_path / "again.png")]) == 0
+    for rows in plotted:
+        assert sorted((r["system"], r["clients"]) for r in rows) == [
+            ("colyseus-moving", 1000),
+            ("tickroom", 1000),
+            ("tickroom", 1250),
+            ("tickroom", 1500),
+        ]
+    assert len(plotted) == 2
+    assert plotted[0] == plotted[1]
+
+
+def test_one_sweep_writes_the_report_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(arena_load, "_run", lambda system, level, cfg: fake_run(system, level, 0))
+    monkeypatch.setattr(arena_load, "ensure_node_bots", lambda: None)
+    monkeypatch.setattr(arena_load, "ensure_colyseus", lambda: None)
+    out = tmp_path / "report.json"
+    argv = ["--levels", "1000", "--systems", "tickroom,colyseus-moving", "--max-steps", "1250"]
+    assert arena_load.main([*argv, "--json", str(out), "--plot", ""]) == 0
+    report = json.loads(out.read_text())
+    assert "sweeps" not in report
+    assert "spread" not in report
+    assert "repeat" not in report["config"]
+    assert all("sweep" not in run for run in report["runs"])
+    assert report["max_sustained"]["max_sustained"] == 1000  # 1250 failed in sweep 0
+    assert report["ratios"]["tickroom/colyseus-moving"]["1000"]["us_per_client_tick"] == 1.6
+    assert {t["verdict"] for t in report["targets"]["tickroom/colyseus-moving"]} <= {
+        "PASS",
+        "MISS",
+    }
+    printed = capsys.readouterr().out
+    assert "== sweep" not in printed
+    assert "over 1 sweeps" not in printed
 
 
 def test_repeat_must_be_at_least_one(capsys: pytest.CaptureFixture[str]) -> None:

@@ -135,15 +135,16 @@ def test_loop_records_each_tick_duration_from_the_injected_timer(manual_clock: M
 
 @pytest.mark.parametrize(
     ("seconds", "reported"),
-    [(0.0012, 0.0015), (0.0018, 0.002), (0.0026, 0.003), (0.0043, 0.005), (0.0061, 0.0075)],
+    [(0.0002, 0.00025), (0.0012, 0.0015), (0.0026, 0.003), (0.0035, 0.004), (0.0061, 0.0075)],
 )
 def test_tick_buckets_tell_lateness_apart_below_ten_ms(seconds: float, reported: float) -> None:
-    """A loaded server's lateness lies at 1-8 ms: its percentiles must not all read 5 ms."""
+    """A loaded server's lateness lies at 1-8 ms: a percentile read from the buckets is at most
+    1.5 ms above it there (the earlier buckets read 0.0026 and 0.0035 s as 5 ms)."""
     histogram = Histogram(TICK_BUCKETS)
     for _ in range(100):
         histogram.observe(seconds)
     assert histogram.quantile(0.99) == reported
-    assert reported - seconds <= 0.0015
+    assert seconds <= reported < seconds + 0.0015
 
 
 def test_loop_records_the_lateness_of_each_batch(manual_clock: ManualClock) -> None:

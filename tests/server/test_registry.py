@@ -27,6 +27,7 @@ from game_server.errors import (
     SeatInvalidError,
     UnknownRoomTypeError,
 )
+from game_server.loop import TICK_BUCKETS
 from game_server.registry import RoomRegistry, SeatReservation
 from game_server.room import Room
 from protocol.codes import PROTOCOL_VERSION, CloseCode, Role
@@ -615,6 +616,7 @@ async def test_tick_histograms_are_shared_by_every_room(
     await ticks(clock, 1)
     assert registry.tick_duration.count == first.stats.ticks + second.stats.ticks
     assert registry.tick_lateness.count > 0
+    assert registry.tick_lateness.bounds == registry.tick_duration.bounds == TICK_BUCKETS
 
 
 async def test_a_late_loop_catches_up_at_most_max_catch_up_ticks(clock: ManualClock) -> None:
