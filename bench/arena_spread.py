@@ -9,7 +9,7 @@ every other sweep (so no system always runs first), and this module sums them up
   sweeps that measured it;
 - ``target_tally``: for each pair and target, the value of every sweep and in how many it was met;
 - ``median_runs``: one row per system and level with the median figures (for the plot), sustained
-  only when every sweep's run sustained it (a run that failed to run did not).
+  only when every sweep's run with a verdict sustained it (bot-bound runs have none).
 
 Owns: the summaries and their text. Must never run anything: ``bench/arena_load.py`` runs.
 """
@@ -98,8 +98,8 @@ def target_tally(
 def median_runs(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, clients) with the median of each ``MEDIAN_KEYS`` figure over the
     runs that produced one (``runs``; ``errors`` counts those that failed to run), sustained
-    only when every run was (one that failed to run was not). Rows with no figures are left
-    out: there is nothing to draw."""
+    only when every run with a verdict was (a bot-bound run has none; one that failed to run
+    was not sustained). Rows with no figures are left out: there is nothing to draw."""
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for run in runs:
         groups.setdefault((run["system"], run["clients"]), []).append(run)
@@ -117,7 +117,8 @@ def median_runs(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in MEDIAN_KEYS:
             values = [r[key] for r in measured if isinstance(r.get(key), int | float)]
             row[key] = round(statistics.median(values), 3) if values else None
-        row["sustained"] = all(r.get("sustained") is True for r in group)
+        judged = [r.get("sustained") for r in group if r.get("sustained") != "bot-bound"]
+        row["sustained"] = bool(judged) and all(verdict is True for verdict in judged)
         rows.append(row)
     return rows
 

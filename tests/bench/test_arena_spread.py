@@ -104,6 +104,11 @@ def test_median_runs_sustain_only_what_every_sweep_sustained() -> None:
     (row,) = median_runs(once)
     assert row["sustained"] is False  # only the second sweep sustained 1250
     assert median_runs([failed]) == []  # nothing to draw
+    bot_bound = {**fake_run("tickroom", 1000, 1), "sustained": "bot-bound"}
+    (row,) = median_runs([both[0], bot_bound])
+    assert row["sustained"] is True  # the bots, not the server, were the limit: no verdict
+    (row,) = median_runs([bot_bound])
+    assert row["sustained"] is False  # no verdict at all: not shown as sustained
 
 
 def test_the_summary_says_when_a_ratio_misses_sweeps() -> None:
