@@ -1,7 +1,7 @@
 """The server's own Python cost per client-tick, in one process, with no sockets.
 
     python -m bench.server_path [--rooms 50] [--ticks 400] [--gc-threshold 50000]
-                                [--json bench/results/server_path.json]
+                                [--patch-rate 1] [--json bench/results/server_path.json]
 
 What ``bench.arena_load`` measures end to end includes the kernel (TCP over loopback), the event
 loop and picows's framing. This benchmark leaves those out to show what our code costs: R arena
@@ -15,7 +15,8 @@ and restored afterwards.
 
 Rows: ``receive`` (inputs and acks through the edge into the room), ``tick`` (the room ticks:
 inputs applied, ``update``, commit), ``publish`` (the shared patch built once per room and each
-member's frame written), and ``total``, each in µs per client-tick. Prints a table, writes JSON.
+member's frame written), and ``total``, each in µs per client-tick, averaged over every tick
+(with ``--patch-rate N`` the rooms publish on every N-th tick only). Prints a table, writes JSON.
 
 Owns: a reproducible figure for the Python path, for profiling (``--profile`` prints the top of
 cProfile). Must never: open a socket.
@@ -88,10 +89,14 @@ class Frame:
         return self.payload
 
 
-async def _players(rooms: int, players: int) -> tuple[list[FastSession], RoomRegistry, ManualClock]:
+async def _players(
+    rooms: int, players: int, patch_rate: int = 1
+) -> tuple[list[FastSession], RoomRegistry, ManualClock]:
     clock = ManualClock(1000.0)
     registry = RoomRegistry(clock)
-    registry.define("arena", Arena, filter_by=("roomKey",), max_clients=players)
+    registry.define(
+        "arena", Arena, filter_by=("roomKey",), max_clients=players, patch_rate=patch_rate
+    )
     server = ServerState(settings=Settings(games=[]), clock=clock, registry=registry)
     await registry.start()
     sessions: list[FastSession] = []
@@ -106,16 +111,21 @@ async def _players(rooms: int, players: int) -> tuple[list[FastSession], RoomReg
 
 
 def measure(
-    rooms: int, players: int, ticks: int, warmup: int, profile: bool = False
+    rooms: int,
+    players: int,
+    ticks: int,
+    warmup: int,
+    profile: bool = False,
+    patch_rate: int = 1,
 ) -> dict[str, Any]:
     """Run the scenario and return the figures (µs per client-tick)."""
-    return asyncio.run(_measure(rooms, players, ticks, warmup, profile))
+    return asyncio.run(_measure(rooms, players, ticks, warmup, profile, patch_rate))
 
 
 async def _measure(
-    rooms: int, players: int, ticks: int, warmup: int, profile: bool
+    rooms: int, players: int, ticks: int, warmup: int, profile: bool, patch_rate: int
 ) -> dict[str, Any]:
-    sessions, registry, clock = await _players(rooms, players)
+    sessions, registry, clock = await _players(rooms, players, patch_rate)
     loops = [registry._rooms[room_id].loop for room_id in registry.rooms]
     rng = random.Random(1)
     inputs = [
@@ -158,6 +168,8 @@ async def _measure(
     run(0, warmup)
     for key in spent:
         spent[key] = 0.0
+    frames_before = sum(session.transport.frames for session in sessions)  # type: ignore[union-attr]
+    bytes_before = sum(session.transport.bytes for session in sessions)  # type: ignore[union-attr]
     profiler = cProfile.Profile() if profile else None
     Room._publish = timed_publish  # type: ignore[method-assign,assignment]
     try:
@@ -171,13 +183,16 @@ async def _measure(
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     client_ticks = len(sessions) * ticks
-    frames = sum(session.transport.frames for session in sessions)  # type: ignore[union-attr]
-    sent = sum(session.transport.bytes for session in sessions)  # type: ignore[union-attr]
+    # the measured window's frames only (the warm-up's include each member's welcome and full state)
+    frames = sum(session.transport.frames for session in sessions) - frames_before  # type: ignore[union-attr]
+    sent = sum(session.transport.bytes for session in sessions) - bytes_before  # type: ignore[union-attr]
     tick_only = spent["tick"] - spent["publish"]
     return {
         "clients": len(sessions),
         "rooms": rooms,
         "ticks": ticks,
+        "patch_rate": patch_rate,
+        "state_frames_per_client_tick": frames / client_ticks,
         "us_per_client_tick": {
             "receive": 1e6 * spent["receive"] / client_ticks,
             "tick": 1e6 * tick_only / client_ticks,
@@ -201,14 +216,24 @@ def main(argv: list[str] | None = None) -> int:
         default=Settings.model_fields["gc_threshold"].default,
         help="the run command's gc_threshold (0: Python's collector as it is)",
     )
+    parser.add_argument(
+        "--patch-rate",
+        type=int,
+        default=1,
+        help="the arena's patch_rate: a state frame every N ticks (the arena's own is 1)",
+    )
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--json", type=Path, default=Path("bench/results/server_path.json"))
     args = parser.parse_args(argv)
+    if args.patch_rate < 1:
+        parser.error("--patch-rate must be at least 1")
 
     before = gc.get_threshold()
     tune_gc(args.gc_threshold)
     try:
-        report = measure(args.rooms, args.players, args.ticks, args.warmup, args.profile)
+        report = measure(
+            args.rooms, args.players, args.ticks, args.warmup, args.profile, args.patch_rate
+        )
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
@@ -221,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = report["us_per_client_tick"]
     print(
         f"server path, in process: {report['clients']} clients in {report['rooms']} arena rooms, "
-        f"{report['ticks']} ticks, gc_threshold {args.gc_threshold or 'python default'}"
+        f"{report['ticks']} ticks, gc_threshold {args.gc_threshold or 'python default'}, "
+        f"patch_rate {args.patch_rate}"
     )
     print(f"{'part':<9} {'µs/client-tick':>15}")
     for part in ("receive", "tick", "publish", "total"):

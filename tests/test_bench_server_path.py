@@ -26,3 +26,20 @@ def test_server_path_bench_writes_each_part_per_client_tick(
     assert parts["total"] == pytest.approx(parts["receive"] + parts["tick"] + parts["publish"])
     assert report["bytes_per_frame"] > 0
     assert "µs/client-tick" in capsys.readouterr().out
+    assert report["patch_rate"] == 1
+    assert report["state_frames_per_client_tick"] == pytest.approx(1.0)
+
+
+def test_a_patch_rate_of_two_publishes_every_other_tick(tmp_path: Path) -> None:
+    out = tmp_path / "server_path.json"
+    argv = ["--rooms", "2", "--ticks", "30", "--warmup", "6", "--patch-rate", "2"]
+    assert main([*argv, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["patch_rate"] == 2
+    assert report["state_frames_per_client_tick"] == pytest.approx(0.5)
+
+
+def test_a_patch_rate_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--patch-rate", "0"])
+    assert "--patch-rate must be at least 1" in capsys.readouterr().err
