@@ -3,7 +3,7 @@
     python -m bench.arena_load [--levels 100,500,1000,1500]
         [--systems tickroom,colyseus-moving,tickroom-still,colyseus,floor-picows]
         [--duration 20] [--warmup 3] [--observe-every 10] [--max-steps 1000,1250,1500,2000]
-        [--transport uvicorn] [--json bench/results/arena_load.json]
+        [--transport shared] [--json bench/results/arena_load.json]
         [--plot bench/results/arena_load.png] [--replot JSON] [--markdown] [--repeat N]
 
 For each level (clients, in rooms of 10) and each system, one run of the shared driver
@@ -196,7 +196,7 @@ def markdown_table(runs: Sequence[dict[str, Any]]) -> str:
     headers = ["clients", "system", *(header for header, _, _ in COLUMNS), "sustained"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     order = {system: index for index, system in enumerate(SYSTEMS)}
-    several = any(r.get("sweep", 0) for r in runs)
+    several = several_sweeps(runs)
     for r in sorted(
         runs,
         key=lambda r: (r["clients"], order.get(r["system"], len(order)), r.get("sweep", 0)),
@@ -205,6 +205,12 @@ def markdown_table(runs: Sequence[dict[str, Any]]) -> str:
         cells = [str(r["clients"]), system, *(_cell(r, k, f) for _, k, f in COLUMNS)]
         lines.append("| " + " | ".join([*cells, sustained_text(r)]) + " |")
     return "\n".join(lines)
+
+
+def several_sweeps(runs: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``runs`` come from more than one sweep (``--repeat``): only then do runs carry a
+    ``sweep`` index, and one above 0 shows up."""
+    return any(r.get("sweep", 0) for r in runs)
 
 
 def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float | None]:
@@ -518,8 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             print(markdown_table(earlier))
         if args.plot:
-            several = any(run.get("sweep", 0) for run in earlier)
-            draw_plot(median_runs(earlier) if several else earlier, Path(args.plot))
+            draw_plot(median_runs(earlier) if several_sweeps(earlier) else earlier, Path(args.plot))
             print(f"wrote {args.plot}")
         return 0
     if args.repeat < 1:
@@ -565,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(spread_text(spread["ratios"], spread["targets"], maxima, args.repeat))
 
-    report = {
+    report: dict[str, Any] = {
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
         "git": _git_commit(),
@@ -580,14 +585,13 @@ def main(argv: list[str] | None = None) -> int:
             "transport": cfg.transport,
         },
         "runs": runs,
-        **{key: sweeps[0][key] for key in ("ratios", "max_sustained", "targets")},
     }
-    if spread is not None:  # several sweeps: each one's figures, and their summary
+    figures = ("ratios", "max_sustained", "targets")
+    if spread is None:  # one sweep: its figures at the top, as before --repeat existed
+        report.update({key: sweeps[0][key] for key in figures})
+    else:  # several: each sweep's figures, and their summary
         report["config"]["repeat"] = args.repeat
-        del report["ratios"], report["max_sustained"], report["targets"]
-        report["sweeps"] = [
-            {key: sweep[key] for key in ("ratios", "max_sustained", "targets")} for sweep in sweeps
-        ]
+        report["sweeps"] = [{key: sweep[key] for key in figures} for sweep in sweeps]
         report["spread"] = spread
     if args.markdown:
         print(markdown_table(runs))

@@ -54,8 +54,8 @@ the anchor as shipped compares two different workloads (ours moves 20 NPCs a tic
 
 FLOOR_PAIR = ("tickroom", "floor-picows", "the workload; the floor has no room server")
 """tickroom against the Python floor on the same socket library (so printed only with
-``--transport picows``): what our features cost above the runtime's own floor. A reference
-line, not a target."""
+``--transport shared`` or ``picows``, see ``arena_load.floor_pair``): what our features cost
+above the runtime's own floor. A reference line, not a target."""
 
 INSTALL_TIMEOUT = 600.0
 """Seconds an install (npm ci, the anchor's setup.sh) may take."""

@@ -110,6 +110,12 @@ async def _players(
     return sessions, registry, clock
 
 
+def _written(sessions: list[FastSession]) -> tuple[int, int]:
+    """Frames and bytes written so far to every session's counting socket."""
+    sockets: list[CountingSocket] = [session.transport for session in sessions]  # type: ignore[misc]
+    return sum(s.frames for s in sockets), sum(s.bytes for s in sockets)
+
+
 def measure(
     rooms: int,
     players: int,
@@ -168,8 +174,7 @@ async def _measure(
     run(0, warmup)
     for key in spent:
         spent[key] = 0.0
-    frames_before = sum(session.transport.frames for session in sessions)  # type: ignore[union-attr]
-    bytes_before = sum(session.transport.bytes for session in sessions)  # type: ignore[union-attr]
+    frames_before, bytes_before = _written(sessions)
     profiler = cProfile.Profile() if profile else None
     Room._publish = timed_publish  # type: ignore[method-assign,assignment]
     try:
@@ -184,8 +189,8 @@ async def _measure(
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     client_ticks = len(sessions) * ticks
     # the measured window's frames only (the warm-up's include each member's welcome and full state)
-    frames = sum(session.transport.frames for session in sessions) - frames_before  # type: ignore[union-attr]
-    sent = sum(session.transport.bytes for session in sessions) - bytes_before  # type: ignore[union-attr]
+    frames, sent = _written(sessions)
+    frames, sent = frames - frames_before, sent - bytes_before
     tick_only = spent["tick"] - spent["publish"]
     return {
         "clients": len(sessions),
