@@ -11,11 +11,18 @@ deltas.
 Must never: encode, decode, or know about connections; values are normalised here (declared
 precision applied, containers copied into tracked ones) and refused with StateError when state
 cannot hold them.
+
+A map's write has a C twin, ``protocol._native`` (built from ``protocol/_native.c`` when the
+package is installed): the commonest write, a number into a map, then costs no Python call.
+``_map_setitem`` below stays the definition; the C code mirrors its fast path and calls it for
+everything else. ``NATIVE`` says which one runs; ``TICKROOM_PURE_PYTHON=1`` in the environment
+before the first import forces the Python one.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
@@ -32,6 +39,22 @@ _dict_get = dict.get
 _dict_set = dict.__setitem__
 _SCALARS = frozenset({type(None), bool, int, float, str})
 Path = tuple[str | int, ...]
+
+
+def _load_native() -> Any:
+    """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
+    if os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from protocol import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it
+    except ImportError:  # a source tree nobody installed, or a failed build
+        return None
+    return _native
+
+
+_native = _load_native()
+NATIVE: bool = _native is not None
+"""True when tracked maps write through ``protocol._native``."""
 
 
 class _ListDirty:
@@ -159,14 +182,94 @@ def _normalize(owner: TrackedMap | TrackedList, key: str | int, value: Any) -> A
     return value
 
 
-class TrackedMap(dict[str, Any], _Tracked):
+def _map_setitem(self: TrackedMap, key: str, value: Any) -> None:
+    """``self[key] = value``: normalise, store, and mark the change in the dirty tree."""
+    if type(key) is not str:
+        raise StateError("state map keys must be strings")
+    kind = type(value)
+    if kind is float or kind is int:  # the hot path: a number changes
+        schema = self._schema
+        precision = (
+            None if schema is None else schema.precisions.get(key) or schema.wildcard_precision
+        )
+        if type(precision) is Quantized and (
+            -precision.fast_limit <= value <= precision.fast_limit  # finite, in range
+        ):
+            step = precision.step
+            value = round(value / step) * step
+            relative = precision.relative
+        else:
+            if kind is float:
+                if not _isfinite(value):
+                    raise StateError("state numbers must be finite")
+            elif not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                raise StateError("state integers must lie within 2**53-1")
+            relative = False
+            if precision is not None:
+                value = precision.normalize(value)  # raises the proper StateError
+                relative = type(precision) is Quantized and precision.relative
+        old = _dict_get(self, key, _MISSING)
+        if type(old) is type(value) and old == value:
+            return
+        if type(old) is TrackedMap or type(old) is TrackedList:
+            old._detach()
+        _dict_set(self, key, value)
+        tracker = self._tracker
+        if tracker is not None:
+            node = self._dnode if self._dgen == tracker.gen else self._dirty_node()
+            if node is not None:
+                if not relative:
+                    node[key] = True  # type: ignore[index]
+                elif key not in node:  # type: ignore[operator]
+                    # The number at the baseline (a PATCH sends the change since it); True
+                    # when there was none (the value then travels whole).
+                    old_kind = type(old)
+                    node[key] = old if old_kind is float or old_kind is int else True  # type: ignore[index]
+        return
+    old = dict.get(self, key, _MISSING)
+    if old is value and type(value) in _SCALARS:
+        return
+    value = _normalize(self, key, value)
+    if old is not _MISSING:
+        if type(old) is type(value) and type(value) in _SCALARS and old == value:
+            return
+        if isinstance(old, _Tracked):
+            old._detach()
+    dict.__setitem__(self, key, value)
+    self._mark(key)
+
+
+def _map_delitem(self: TrackedMap, key: str) -> None:
+    """``del self[key]``: detach the old value and mark the key."""
+    old = dict.pop(self, key)
+    if isinstance(old, _Tracked):
+        old._detach()
+    self._mark(key)
+
+
+if TYPE_CHECKING:
+    _MapBase = dict[str, Any]
+    _MAP_SLOTS: tuple[str, ...] = ("_dgen", "_dnode", "_key", "_parent", "_schema", "_tracker")
+elif _native is None:
+    _MapBase = dict
+    _MAP_SLOTS = ("_dgen", "_dnode", "_key", "_parent", "_schema", "_tracker")
+else:  # a dict subclass with the six attributes in C and a C __setitem__
+    _MapBase = _native.MapBase
+    _MAP_SLOTS = ()
+
+
+class TrackedMap(_MapBase, _Tracked):
     """A dict that records every change into its tracker. Keys must be strings.
 
     Assigning a dict or list stores a tracked *copy*: mutate it through the map afterwards
     (``state["players"][sid]["x"] = 3``), or keep the copy that ``put()`` returns.
     """
 
-    __slots__ = ("_dgen", "_dnode", "_key", "_parent", "_schema", "_tracker")
+    __slots__ = _MAP_SLOTS
+
+    if TYPE_CHECKING or _native is None:  # else the C base's own __setitem__ runs
+        __setitem__ = _map_setitem
+        __delitem__ = _map_delitem
 
     def _set_initial(self, key: str, value: Any) -> None:
         if type(key) is not str:
@@ -181,71 +284,10 @@ class TrackedMap(dict[str, Any], _Tracked):
         if node is not None:
             node[key] = True  # type: ignore[index]
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        if type(key) is not str:
-            raise StateError("state map keys must be strings")
-        kind = type(value)
-        if kind is float or kind is int:  # the hot path: a number changes
-            schema = self._schema
-            precision = (
-                None if schema is None else schema.precisions.get(key) or schema.wildcard_precision
-            )
-            if type(precision) is Quantized and (
-                -precision.fast_limit <= value <= precision.fast_limit  # finite, in range
-            ):
-                step = precision.step
-                value = round(value / step) * step
-                relative = precision.relative
-            else:
-                if kind is float:
-                    if not _isfinite(value):
-                        raise StateError("state numbers must be finite")
-                elif not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-                    raise StateError("state integers must lie within 2**53-1")
-                relative = False
-                if precision is not None:
-                    value = precision.normalize(value)  # raises the proper StateError
-                    relative = type(precision) is Quantized and precision.relative
-            old = _dict_get(self, key, _MISSING)
-            if type(old) is type(value) and old == value:
-                return
-            if type(old) is TrackedMap or type(old) is TrackedList:
-                old._detach()
-            _dict_set(self, key, value)
-            tracker = self._tracker
-            if tracker is not None:
-                node = self._dnode if self._dgen == tracker.gen else self._dirty_node()
-                if node is not None:
-                    if not relative:
-                        node[key] = True  # type: ignore[index]
-                    elif key not in node:  # type: ignore[operator]
-                        # The number at the baseline (a PATCH sends the change since it); True
-                        # when there was none (the value then travels whole).
-                        old_kind = type(old)
-                        node[key] = old if old_kind is float or old_kind is int else True  # type: ignore[index]
-            return
-        old = dict.get(self, key, _MISSING)
-        if old is value and type(value) in _SCALARS:
-            return
-        value = _normalize(self, key, value)
-        if old is not _MISSING:
-            if type(old) is type(value) and type(value) in _SCALARS and old == value:
-                return
-            if isinstance(old, _Tracked):
-                old._detach()
-        dict.__setitem__(self, key, value)
-        self._mark(key)
-
     def put(self, key: str, value: Any) -> Any:
         """Set ``key`` and return the stored value (the tracked copy, for a dict or list)."""
         self[key] = value
         return dict.__getitem__(self, key)
-
-    def __delitem__(self, key: str) -> None:
-        old = dict.pop(self, key)
-        if isinstance(old, _Tracked):
-            old._detach()
-        self._mark(key)
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
         """Remove ``key`` and return its value (``default`` if absent and given)."""
@@ -436,3 +478,7 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list):
         return [to_plain(child) for child in value]
     return value
+
+
+if _native is not None:  # the C write calls back into this module; tell it where
+    _native.configure(TrackedMap, TrackedList, _ListDirty, Quantized, _map_setitem, _map_delitem)

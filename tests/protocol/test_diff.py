@@ -569,7 +569,7 @@ def test_list_items_state_cannot_hold_raise_state_error(value: Any, message: str
 def test_a_non_string_key_raises_state_error() -> None:
     tracker = committed({})
     with pytest.raises(StateError, match=r"^state map keys must be strings$"):
-        tracker.state[1] = 2  # type: ignore[index]
+        tracker.state[1] = 2  # type: ignore[arg-type]
 
 
 def test_a_non_string_key_in_the_initial_state_raises_state_error() -> None:
