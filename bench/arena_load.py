@@ -1,7 +1,7 @@
 """The arena under load: tickroom and Colyseus side by side, in the same run.
 
     python -m bench.arena_load [--levels 100,500,1000,1500]
-        [--systems tickroom,colyseus-moving,tickroom-still,colyseus,floor-picows]
+        [--systems tickroom,colyseus-moving,tickroom-still,colyseus,floor-picows[,tickroom-pure]]
         [--duration 20] [--warmup 3] [--observe-every 10] [--max-steps 1000,1250,1500,2000]
         [--transport shared] [--json bench/results/arena_load.json]
         [--plot bench/results/arena_load.png] [--replot JSON] [--markdown] [--repeat N]
@@ -13,8 +13,10 @@ compare figures taken minutes apart on the same machine (these shared machines d
 between runs). Ratios are taken only between systems that run the same workload (``PAIRS``):
 tickroom against ``colyseus-moving`` (the workload as defined), and ``tickroom-still`` against
 the anchor's Colyseus as shipped (whose NPCs never move); ``floor-picows`` (the anchor's Python
-floor on our socket library) is a reference line, ``tickroom/floor-picows``. Then the maximum
-sustained level of tickroom is found by stepping up through ``--max-steps`` until a level fails.
+floor on our socket library) is a reference line, ``tickroom/floor-picows``, and so is
+``tickroom/tickroom-pure`` when ``tickroom-pure`` (tracked writes in Python) is named. Then the
+maximum sustained level of tickroom is found by stepping up through ``--max-steps`` until a level
+fails.
 Prints a table per level, the ratios of each pair, the targets of the issue with PASS/MISS for
 each pair, writes JSON and draws µs/client-tick and p99 latency against clients. ``--repeat N``
 runs that sweep N times, the systems' order reversed every other time, then prints each ratio's
@@ -37,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.arena_runs import (
+    DEFAULT_SYSTEMS,
     FLOOR_PAIR,
+    NATIVE_PAIR,
     PAIRS,
     REPO,
     SYSTEMS,
@@ -110,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench.arena_load", description=__doc__.splitlines()[0] if __doc__ else ""
     )
     parser.add_argument("--levels", type=_ints, default=list(DEFAULT_LEVELS))
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS))
     parser.add_argument("--duration", type=float, default=20.0, help="measured window (s)")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--observe-every", type=int, default=10)
@@ -352,6 +356,7 @@ PLOT_STYLES = (
     ("tickroom-still", "^", "tab:cyan"),
     ("colyseus", "v", "tab:red"),
     ("floor-picows", "D", "tab:gray"),
+    ("tickroom-pure", "x", "tab:purple"),
 )
 
 
@@ -466,7 +471,7 @@ def _sweep(
         for system in systems:
             by_level.setdefault(level, {})[system] = run(system, level)
         print(level_table(level, list(by_level[level].values())))
-        for ours_name, theirs_name, _ in (*PAIRS, *floor_pair(cfg.transport)):
+        for ours_name, theirs_name, _ in (*PAIRS, *floor_pair(cfg.transport), NATIVE_PAIR):
             ours, theirs = by_level[level].get(ours_name), by_level[level].get(theirs_name)
             if ours and theirs:
                 pair = f"{ours_name}/{theirs_name}"

@@ -15,7 +15,9 @@ overrides it); it is read-only and called, never copied. ``run_level`` runs its 
   anchor's Colyseus server runs in fact;
 - ``floor-picows``: no room server at all, the anchor's Python floor (state encoded once per
   room, the same bytes to every member) on picows (``bench/floor_picows.py``), with the anchor's
-  own Node bots: what Python, uvloop and picows cost on this workload before any feature.
+  own Node bots: what Python, uvloop and picows cost on this workload before any feature;
+- ``tickroom-pure``: tickroom with ``TICKROOM_PURE_PYTHON=1``, its tracked maps writing in Python
+  instead of ``protocol._native`` (not run unless named): what the C write buys under load.
 
 ``PAIRS`` says which systems compare with which: like with like.
 
@@ -43,7 +45,8 @@ from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_DIR = REPO / "bench" / "node"
-SYSTEMS = ("tickroom", "colyseus-moving", "tickroom-still", "colyseus", "floor-picows")
+DEFAULT_SYSTEMS = ("tickroom", "colyseus-moving", "tickroom-still", "colyseus", "floor-picows")
+SYSTEMS = (*DEFAULT_SYSTEMS, "tickroom-pure")
 PAIRS: tuple[tuple[str, str, str], ...] = (
     # (ours, theirs, what they share)
     ("tickroom", "colyseus-moving", "the workload as RESULTS.md defines it: 20 NPCs step a tick"),
@@ -56,6 +59,10 @@ FLOOR_PAIR = ("tickroom", "floor-picows", "the workload; the floor has no room s
 """tickroom against the Python floor on the same socket library (so printed only with
 ``--transport shared`` or ``picows``, see ``arena_load.floor_pair``): what our features cost
 above the runtime's own floor. A reference line, not a target."""
+
+NATIVE_PAIR = ("tickroom", "tickroom-pure", "the same server; tracked maps write in Python")
+"""tickroom against itself without ``protocol._native``: what the C write buys. A reference
+line, printed when both run."""
 
 INSTALL_TIMEOUT = 600.0
 """Seconds an install (npm ci, the anchor's setup.sh) may take."""
@@ -250,8 +257,9 @@ def run_level(system: str, level: int, cfg: RunConfig, *, log: TextIO = sys.stde
         (out / "logs").mkdir()
         stats_file = out / "server-stats.jsonl"
         env = dict(os.environ, BENCH_OUT=str(out), OBSERVE_EVERY=str(cfg.observe_every))
-        if system in ("tickroom", "tickroom-still"):
+        if system in ("tickroom", "tickroom-still", "tickroom-pure"):
             argv = tickroom_argv(level, cfg, stats_file, driver, still=system == "tickroom-still")
+            env["TICKROOM_PURE_PYTHON"] = "1" if system == "tickroom-pure" else "0"
         elif system == "colyseus":
             argv = colyseus_argv(level, cfg)
         elif system == "colyseus-moving":

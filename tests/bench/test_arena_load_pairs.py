@@ -9,6 +9,7 @@ from typing import Any
 from bench.arena_load import evaluate_targets, find_max_sustained, payload_ratio, ratios
 from bench.arena_runs import (
     FLOOR_PAIR,
+    NATIVE_PAIR,
     NODE_DIR,
     PAIRS,
     SYSTEMS,
@@ -37,8 +38,9 @@ def run(system: str, us: float, state_bytes: float, states: float = 20.0) -> dic
 
 def test_every_pair_names_known_systems_and_each_system_is_in_one_pair() -> None:
     named = [name for ours, theirs, _ in PAIRS for name in (ours, theirs)]
-    assert sorted([*named, FLOOR_PAIR[1]]) == sorted(SYSTEMS)
+    assert sorted([*named, FLOOR_PAIR[1], NATIVE_PAIR[1]]) == sorted(SYSTEMS)
     assert FLOOR_PAIR[0] in named
+    assert NATIVE_PAIR[0] in named
 
 
 def test_targets_use_the_pair_they_are_given() -> None:
