@@ -1,7 +1,8 @@
-"""The one thing pyproject.toml cannot say: protocol._native, the tracked map's write in C.
+"""The one thing pyproject.toml cannot say: protocol._native, three hot paths of the protocol in
+C (a tracked map's write, the delta renderer, the INPUT decoder; see protocol/native.py).
 
-It is optional: where no C compiler is found the build goes on without it, and protocol.tracked
-runs its own Python instead (``protocol.tracked.NATIVE`` then reads False). scripts/setup
+It is optional: where no C compiler is found the build goes on without it, and the protocol
+runs its Python code instead (``protocol.native.NATIVE`` then reads False). scripts/setup
 installs a compiler on Debian so that the project's own machines always build it.
 """
 
@@ -11,7 +12,8 @@ setup(
     ext_modules=[
         Extension(
             "protocol._native",
-            sources=["protocol/_native.c"],
+            sources=["protocol/_native.c", "protocol/_native_delta.c", "protocol/_native_input.c"],
+            depends=["protocol/_native.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"],
             optional=True,
         )

@@ -1,5 +1,7 @@
-/* protocol._native: the tracked map's write in C (optional; protocol/tracked.py falls back to
- * its own Python when this module is not built, or when TICKROOM_PURE_PYTHON is set).
+/* protocol._native: the tracked map's write in C, and the module (optional; protocol/tracked.py
+ * falls back to its own Python when this module is not built, or when TICKROOM_PURE_PYTHON is
+ * set: see protocol/native.py). The delta renderer is in _native_delta.c, the INPUT decoder in
+ * _native_input.c.
  *
  * MapBase is a dict subclass holding the six attributes every tracked map has (_parent, _key,
  * _tracker, _schema, _dnode, _dgen) in C fields, and a __setitem__ that does the hot case of
@@ -9,8 +11,7 @@
  * calls the Python functions that configure() registers, so the semantics live in one place
  * (tracked.py) and this file mirrors its fast path line by line.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_native.h"
 #include <structmember.h>
 #include <math.h>
 
@@ -97,8 +98,8 @@ call_fallback(PyObject *function, PyObject *self, PyObject *key, PyObject *value
 
 /* Python's round(x) for a double in range: to nearest, ties to even, and never -0.0 (round()
  * gives an int, and int 0 times the step is +0.0). */
-static double
-round_half_even(double x)
+double
+tr_round_half_even(double x)
 {
     double r = round(x);
     if (fabs(x - r) == 0.5) {
@@ -313,7 +314,7 @@ map_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
         if (!(-q_limit <= number && number <= q_limit)) {
             return call_fallback(slow_setitem, op, key, value);
         }
-        stored = PyFloat_FromDouble(round_half_even(number / q_step) * q_step);
+        stored = PyFloat_FromDouble(tr_round_half_even(number / q_step) * q_step);
         if (stored == NULL) {
             return -1;
         }
@@ -543,6 +544,16 @@ static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(TrackedMap, TrackedList, _ListDirty, Quantized, setitem, delitem): what the C write needs "
      "from protocol.tracked; call once, before the first write."},
+    {"configure_delta", tr_configure_delta, METH_VARARGS,
+     "configure_delta(constants, types, wire, wire_scalar): what the delta renderer needs from "
+     "protocol.diff; call once, before the first map_delta."},
+    {"map_delta", (PyCFunction)(void (*)(void))tr_map_delta, METH_FASTCALL,
+     "map_delta(tree, value, schema): protocol.diff._map_delta (without buckets) in C."},
+    {"configure_input", tr_configure_input, METH_VARARGS,
+     "configure_input(decode_input, INPUT, MAX_PAYLOAD_DEPTH): the Python decoder (the "
+     "definition and the fallback) and the constants; call once, before decode_input."},
+    {"decode_input", tr_decode_input, METH_O,
+     "decode_input(data): protocol.codec's decode_input in C."},
     {NULL},
 };
 
@@ -576,6 +587,9 @@ PyInit__native(void)
     INTERN(s_items, "items");
     INTERN(s_tail, "tail");
 #undef INTERN
+    if (tr_delta_init() < 0) {
+        return NULL;
+    }
     MapBaseType.tp_base = &PyDict_Type;
     if (PyType_Ready(&MapBaseType) < 0) {
         return NULL;

@@ -16,6 +16,7 @@ Must never: touch sockets or asyncio, or decide whether a message is allowed now
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgpack
@@ -23,6 +24,7 @@ import msgpack
 from protocol.codes import CloseCode, MessageType, PatchOp
 from protocol.errors import FrameError, LocalProtocolError
 from protocol.messages import (
+    MAX_PAYLOAD_DEPTH,
     MESSAGE_CLASSES,
     MESSAGE_NAMES,
     Message,
@@ -30,6 +32,7 @@ from protocol.messages import (
     check_plain,
     check_uint,
 )
+from protocol.native import native as _native
 
 DEFAULT_MAX_SIZE: Final = 4 * 1024
 """Largest frame a server accepts from a client, in bytes (JSON: in characters)."""
@@ -67,7 +70,7 @@ def encode_json(message: Message) -> str:
 _INPUT: Final = int(MessageType.INPUT)
 
 
-def decode_input(data: bytes) -> tuple[int, PlainValue] | None:
+def _decode_input(data: bytes) -> tuple[int, PlainValue] | None:
     """``(seq, payload)`` when ``data`` is exactly one valid INPUT frame, else None.
 
     The fast path for the commonest frame a server receives: no message object is built. The
@@ -86,6 +89,14 @@ def decode_input(data: bytes) -> tuple[int, PlainValue] | None:
     except Exception:
         return None
     return seq, payload
+
+
+decode_input: Callable[[bytes], tuple[int, PlainValue] | None] = _decode_input
+"""``(seq, payload)`` when ``data`` is exactly one valid INPUT frame, else None (see
+``_decode_input``, the definition; ``protocol._native`` has a C twin that runs when built)."""
+if _native is not None:
+    _native.configure_input(_decode_input, _INPUT, MAX_PAYLOAD_DEPTH)
+    decode_input = _native.decode_input
 
 
 def build_message(type_code: object, body: object) -> Message:

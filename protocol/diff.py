@@ -40,6 +40,7 @@ import msgpack
 
 from protocol.codes import PatchOp
 from protocol.errors import LocalProtocolError
+from protocol.native import native as _native
 from protocol.replica import (
     _NOT_A_FIELD,
     DELETE_ENTRY,
@@ -167,7 +168,7 @@ class StateTracker:
         tree: Any = newer.pop()
         while newer:
             tree = _merge(tree, newer.pop())
-        return _map_delta(tree, self.state, self.state._schema)
+        return _render_delta(tree, self.state, self.state._schema)  # type: ignore[no-any-return]
 
     def encode_delta(self, baseline: int) -> bytes | None:
         """The msgpack body of a PATCH from ``baseline``, or None if the ring lost it."""
@@ -385,6 +386,18 @@ def _list_delta(mark: _ListDirty, value: TrackedList, schema: SchemaNode | None)
         entries[index] = _entry(True, value[index], schema, index)
     groups = _render_buckets(buckets, entries, schema) if buckets else None
     return [_LIST, length, entries] if groups is None else [_LIST, length, entries, *groups]
+
+
+if _native is not None:  # the same renderer in C (protocol/_native_delta.c)
+    _native.configure_delta(
+        (_MISSING, DELETE_ENTRY, _NOT_A_FIELD, _REPLACE, _LIST, _MAP),
+        (TrackedMap, TrackedList, _ListDirty, Float32, Quantized, Float32Value),
+        _wire,
+        _wire_scalar,
+    )
+    _render_delta: Any = _native.map_delta
+else:
+    _render_delta = _map_delta
 
 
 def _merge(older: Any, newer: Any) -> Any:

@@ -12,21 +12,19 @@ Must never: encode, decode, or know about connections; values are normalised her
 precision applied, containers copied into tracked ones) and refused with StateError when state
 cannot hold them.
 
-A map's write has a C twin, ``protocol._native`` (built from ``protocol/_native.c`` when the
-package is installed): the commonest write, a number into a map, then costs no Python call.
-``_map_setitem`` below stays the definition; the C code mirrors its fast path and calls it for
-everything else. ``NATIVE`` says which one runs; ``TICKROOM_PURE_PYTHON=1`` in the environment
-before the first import forces the Python one.
+A map's write has a C twin in ``protocol._native`` (see ``protocol.native``): the commonest
+write, a number into a map, then costs no Python call. ``_map_setitem`` below stays the
+definition; the C code mirrors its fast path and calls it for everything else.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from protocol.errors import StateError
+from protocol.native import native as _native
 from protocol.schema import Quantized, SchemaNode
 
 if TYPE_CHECKING:
@@ -39,22 +37,6 @@ _dict_get = dict.get
 _dict_set = dict.__setitem__
 _SCALARS = frozenset({type(None), bool, int, float, str})
 Path = tuple[str | int, ...]
-
-
-def _load_native() -> Any:
-    """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
-    if os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        from protocol import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it
-    except ImportError:  # a source tree nobody installed, or a failed build
-        return None
-    return _native
-
-
-_native = _load_native()
-NATIVE: bool = _native is not None
-"""True when tracked maps write through ``protocol._native``."""
 
 
 class _ListDirty:

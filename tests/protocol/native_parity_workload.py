@@ -16,8 +16,8 @@ from typing import Any
 
 from protocol.diff import StateTracker, TrackedList, TrackedMap
 from protocol.errors import StateError
+from protocol.native import NATIVE
 from protocol.schema import Float32, Quantized, Schema
-from protocol.tracked import NATIVE
 
 SCHEMA = Schema(
     {
@@ -26,6 +26,9 @@ SCHEMA = Schema(
         "ents.*.f": Float32(),
         "grid.*.x": Quantized(1 / 16, relative=True),
         "deep.*.*.x": Quantized(1 / 8, relative=True),
+        "teams.*.x": Quantized(1 / 16, relative=True),
+        "track.*": Quantized(1 / 16, relative=True),  # numbers as list items: they travel whole
+        "teams.red.y": Float32(),  # an exact key beside the wildcard: groups render per key
         "*": Quantized(0.5),
     }
 )
@@ -89,8 +92,49 @@ def a_map(rng: random.Random, state: TrackedMap) -> TrackedMap:
     return rng.choice(maps)
 
 
+def a_list(rng: random.Random, state: TrackedMap) -> TrackedList | None:
+    """One of the state's lists, at any depth (None when there is none)."""
+    lists: list[TrackedList] = []
+    stack: list[Any] = [state]
+    while stack:
+        node = stack.pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if type(child) is TrackedList:
+                lists.append(child)
+            if type(child) in (TrackedMap, TrackedList):
+                stack.append(child)
+    return rng.choice(lists) if lists else None
+
+
+def edit_list(rng: random.Random, items: TrackedList, out: list[str]) -> None:
+    """One list edit: in place (an item, the end) or one that resends the list."""
+    roll = rng.random()
+    try:
+        if roll < 0.4 and items:
+            items[rng.randrange(len(items))] = a_value(rng)
+        elif roll < 0.6:
+            items.append(a_value(rng))
+        elif roll < 0.75 and items:
+            items.pop()
+        elif roll < 0.8:
+            items.insert(rng.randrange(len(items) + 1), a_value(rng))
+        elif roll < 0.85 and items:
+            del items[0]
+        elif roll < 0.9:
+            items.clear()
+        elif items and type(items[0]) is TrackedMap:  # an entity moved in place
+            items[0]["x"] = rng.uniform(0, 100)
+    except (StateError, TypeError) as exc:
+        out.append(f"refused {type(exc).__name__}: {exc}")
+
+
 def mutate(rng: random.Random, state: TrackedMap, out: list[str]) -> None:
     """One write, delete or replacement somewhere in ``state``; refusals are printed."""
+    if rng.random() < 0.25:
+        items = a_list(rng, state)
+        if items is not None:
+            edit_list(rng, items, out)
+            return
     target = a_map(rng, state)
     roll = rng.random()
     key: Any = rng.choice(KEYS) if rng.random() < 0.97 else rng.choice([1, None, b"k"])
@@ -112,9 +156,11 @@ def run(seed: int, ticks: int) -> list[str]:
     rng = random.Random(seed)
     tracker = StateTracker(
         {
-            "ents": [{"x": 1.0, "y": 2.0, "f": 0.5} for _ in range(4)],
+            "ents": [{"x": 1.0, "y": 2.0, "f": 0.5} for _ in range(8)],
             "grid": {"a": {"x": 0.0}, "b": {"x": 3.0}},
             "deep": {"p": {"q": {"x": 1.0}}},
+            "teams": {team: {"x": 1.0, "y": 0.5} for team in ("red", "blue", "gold")},
+            "track": [1.0, 2.0, 3.0],
         },
         schema=SCHEMA,
         history=4,
@@ -124,12 +170,25 @@ def run(seed: int, ticks: int) -> list[str]:
     for tick in range(1, ticks + 1):
         for _ in range(rng.randint(0, 12)):
             mutate(rng, state, out)
+        teams = state.get("teams")
+        if type(teams) is TrackedMap and rng.random() < 0.7:  # teams moving together: a group
+            for team in list(teams.values()):
+                if type(team) is TrackedMap:
+                    team["x"] = rng.uniform(-50, 50)
+                    team["y"] = rng.uniform(-50, 50)
         for ent in state["ents"] if type(state.get("ents")) is TrackedList else []:
-            if type(ent) is TrackedMap and rng.random() < 0.5:
-                try:
-                    ent["x"] = ent.get("x", 0.0) + rng.uniform(-2, 2)  # the arena's step
-                except (StateError, TypeError) as exc:
-                    out.append(f"refused {type(exc).__name__}: {exc}")
+            if type(ent) is not TrackedMap or rng.random() < 0.5:
+                continue
+            try:  # the arena's step; some also turn (y, f), so groups differ by fields
+                x = ent.get("x")
+                ent["x"] = (x if isinstance(x, int | float) else 0.0) + rng.uniform(-2, 2)
+                if rng.random() < 0.4:
+                    ent["y"] = rng.uniform(-100, 100)
+                    ent["f"] = rng.uniform(-1, 1)
+                if rng.random() < 0.1:
+                    ent["x"] = None  # no number at the baseline next tick: the count whole
+            except (StateError, TypeError) as exc:
+                out.append(f"refused {type(exc).__name__}: {exc}")
         tracker.commit(tick)
         out.append(f"{tick} full {tracker.encode_full().hex()}")
         for baseline in range(max(0, tick - 5), tick):

@@ -1,22 +1,31 @@
-"""The tracked map's C write (protocol._native) against its Python definition.
+"""The protocol's C twins (protocol._native) against their Python definitions.
 
-The whole protocol suite runs twice in scripts/test, once with the C write and once with
+The whole protocol suite runs twice in scripts/test, once with the C code and once with
 ``TICKROOM_PURE_PYTHON=1``; these tests check what neither run can alone: that the module is
-built where it should be, that the switch works, and that both give byte-identical deltas.
+built where it should be, that the switch works, that tracked writes and the delta renderer
+give byte-identical deltas both ways, and that the INPUT decoder agrees with its definition.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import protocol
-from protocol import tracked
+from protocol import codec, native, tracked
+from protocol.codes import MessageType
 from protocol.diff import StateTracker
+from protocol.messages import MAX_PAYLOAD_DEPTH
 from protocol.schema import Quantized, Schema
 
 WORKLOAD = Path(__file__).with_name("native_parity_workload.py")
@@ -24,28 +33,30 @@ ROOT = Path(__file__).resolve().parents[2]
 PURE = os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
 
 
-def test_the_c_write_is_built_and_used_unless_switched_off() -> None:
+def test_the_c_code_is_built_and_used_unless_switched_off() -> None:
     if PURE:
-        assert not tracked.NATIVE
+        assert not native.NATIVE
         assert "__setitem__" in vars(tracked.TrackedMap)
+        assert codec.decode_input is codec._decode_input
     else:
-        assert tracked.NATIVE, (
+        assert native.NATIVE, (
             "protocol._native is not built: install a C compiler (apt-get install gcc) and "
             "rerun scripts/setup"
         )
         assert "__setitem__" not in vars(tracked.TrackedMap)  # the C base's slot runs
+        assert codec.decode_input is native.native.decode_input
 
 
 def test_load_native_honours_the_switch_and_a_missing_module(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TICKROOM_PURE_PYTHON", "1")
-    assert tracked._load_native() is None
+    assert native._load_native() is None
     monkeypatch.setenv("TICKROOM_PURE_PYTHON", "0")
-    assert tracked._load_native() is not None
+    assert native._load_native() is not None
     monkeypatch.setitem(sys.modules, "protocol._native", None)  # import now raises
     monkeypatch.delattr(protocol, "_native")
-    assert tracked._load_native() is None
+    assert native._load_native() is None
 
 
 def transcript(seed: int, pure: bool) -> list[str]:
@@ -90,3 +101,135 @@ def test_a_write_of_a_detached_subtree_marks_nothing() -> None:
     grandchild["x"] = 5
     assert not tracker.changed
     assert grandchild == {"x": 5.0}
+
+
+# -- decode_input: the C decoder against its definition, in one process --------------------------
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (1, 1.0 and True are == in Python)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is float:
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if type(a) in (list, tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return list(a) == list(b) and all(
+            same(ka, kb) and same(a[ka], b[kb]) for ka, kb in zip(a, b, strict=True)
+        )
+    return bool(a == b)
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.binary(max_size=8),
+)
+PLAIN = st.recursive(
+    SCALARS,
+    lambda kids: (
+        st.lists(kids, max_size=20)
+        | st.dictionaries(st.text(max_size=5) | st.integers(-5, 300), kids, max_size=20)
+    ),
+    max_leaves=40,
+)
+INPUT = bytes((MessageType.INPUT,))
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def pack_single(body: tuple[Any, Any]) -> bytes:
+    """An INPUT frame with float32 numbers and raw (old-style) strings where they fit."""
+    try:
+        return INPUT + msgpack.packb(list(body), use_single_float=True, use_bin_type=False)
+    except OverflowError:  # a float beyond float32's range
+        return INPUT + msgpack.packb(list(body))
+
+
+def frames() -> st.SearchStrategy[bytes]:
+    """INPUT frames of every shape: valid ones, float32 and wide headers, trailing bytes,
+    keys a payload may not have, seqs out of range, and plain garbage."""
+    body = st.tuples(st.integers(-(2**63), 2**64 - 1) | SCALARS, PLAIN)
+    packed = body.map(lambda b: INPUT + msgpack.packb(list(b)))
+    single_floats = body.map(pack_single)
+    wide_array = body.map(
+        lambda b: INPUT + b"\xdc\x00\x02" + msgpack.packb(b[0]) + msgpack.packb(b[1])
+    )
+    trailing = st.tuples(packed, st.binary(min_size=1, max_size=3)).map(lambda p: p[0] + p[1])
+    odd_keys = st.sampled_from(
+        [
+            INPUT + msgpack.packb([1, {True: 1}]),
+            INPUT + msgpack.packb([1, {1.5: 1}]),
+            INPUT + msgpack.packb([1, {None: 1}]),
+            INPUT + msgpack.packb([1, {(1, 2): 1}]),
+            INPUT + msgpack.packb([1, {"a": 1, "a ": 2}]),
+            INPUT + b"\x92\x01\x82\xa1a\x01\xa1a\x02",  # a key twice: the last wins
+            INPUT + msgpack.packb([2**53, {}]),
+            INPUT + msgpack.packb([2**53 - 1, {}]),
+            INPUT + msgpack.packb([-1, {}]),
+            INPUT + msgpack.packb([True, {}]),
+            INPUT + msgpack.packb([1, nested(31)]),
+            INPUT + msgpack.packb([1, nested(32)]),
+            INPUT + msgpack.packb([1, msgpack.ExtType(1, b"x")]),
+            INPUT + msgpack.packb([1, "é" * 40000]),
+            INPUT + b"\x92\x01\xa2\xff\xfe",  # not UTF-8
+            INPUT + b"\x93\x01\x02\x03",
+            INPUT + b"\x92\x01",
+            INPUT + b"\x92",
+            INPUT + b"\x91\x01",
+            INPUT + b"\xc1",
+            INPUT,
+            b"",
+        ]
+    )
+    cut = packed.flatmap(lambda f: st.integers(0, len(f)).map(lambda n: f[:n]))
+    return st.one_of(
+        packed, single_floats, wide_array, trailing, odd_keys, cut, st.binary(max_size=40)
+    )
+
+
+def c_module() -> Any:
+    """protocol._native, configured as codec.py configures it (also in the pure run, where the
+    module is built but unused)."""
+    module = importlib.import_module("protocol._native")
+    module.configure_input(codec._decode_input, int(MessageType.INPUT), MAX_PAYLOAD_DEPTH)
+    return module
+
+
+@settings(max_examples=400, deadline=None)
+@given(frames())
+def test_decode_input_gives_what_its_definition_gives(data: bytes) -> None:
+    assert same(c_module().decode_input(data), codec._decode_input(data))
+    assert same(codec.decode_input(data), codec._decode_input(data))
+
+
+def test_decode_input_takes_every_common_encoding_itself() -> None:
+    """The common encodings are decoded in C (the definition is not called for them)."""
+    module = c_module()
+    calls: list[bytes] = []
+    module.configure_input(calls.append, int(MessageType.INPUT), MAX_PAYLOAD_DEPTH)
+    try:
+        payload = {
+            "i": [0, 127, -1, -32, 128, -129, 2**16, -(2**31), 2**40, -(2**63), 2**64 - 1],
+            "f": [0.5, -1e30, float("inf")],
+            "s": ["", "x" * 31, "y" * 200, "z" * 60000],
+            "o": [None, True, False, {7: {}}, list(range(20))],
+        }
+        for single in (False, True):
+            data = INPUT + msgpack.packb([5, payload], use_single_float=single)
+            fields = module.decode_input(data)
+            assert fields is not None
+            assert fields[0] == 5
+            assert fields[1]["o"] == payload["o"]
+    finally:
+        c_module()
+    assert calls == []

@@ -1,0 +1,20 @@
+/* What protocol/_native.c (the tracked map's write) and protocol/_native_delta.c (the delta
+ * renderer) share: one extension module, protocol._native. */
+#ifndef TICKROOM_NATIVE_H
+#define TICKROOM_NATIVE_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Python's round(x) for a finite double: to nearest, ties to even, never -0.0. */
+double tr_round_half_even(double x);
+
+/* The delta renderer's module functions (protocol/_native_delta.c). */
+PyObject *tr_configure_delta(PyObject *module, PyObject *args);
+PyObject *tr_map_delta(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+int tr_delta_init(void);
+
+/* The INPUT decoder's module functions (protocol/_native_input.c). */
+PyObject *tr_configure_input(PyObject *module, PyObject *args);
+PyObject *tr_decode_input(PyObject *module, PyObject *data);
+
+#endif

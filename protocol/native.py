@@ -1,0 +1,40 @@
+"""The protocol's optional C extension, ``protocol._native``, and the switch that turns it off.
+
+Three hot paths have a C twin, built from ``protocol/_native*.c`` by ``setup.py`` when the
+package is installed with a C compiler at hand:
+
+- a tracked map's write (``protocol.tracked``: a number into a map costs no Python call);
+- the delta renderer (``protocol.diff``: a PATCH body's objects, built once per baseline);
+- ``decode_input`` (``protocol.codec``: the INPUT frame a server receives most).
+
+The Python code stays the definition: each C function mirrors its Python function's checks in
+the same order, builds the same objects, and calls the Python one for every case it does not
+take. ``NATIVE`` says which runs; ``TICKROOM_PURE_PYTHON=1`` in the environment, before the
+first import of ``protocol``, forces the Python code everywhere (the test suite runs the
+protocol tests both ways and compares their bytes).
+
+Must never: hold protocol logic of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def _load_native() -> Any:
+    """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
+    if os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from protocol import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it
+    except ImportError:  # a source tree nobody installed, or a failed build
+        return None
+    return _native
+
+
+native: Any = _load_native()
+"""``protocol._native``, or None when the Python code runs."""
+
+NATIVE: bool = native is not None
+"""True when the C twins run."""
