@@ -38,14 +38,14 @@ static PyObject *s_gen, *s_step, *s_relative, *s_fast_limit, *s_detach, *s_dirty
 /* The fields of the last Quantized used (they are frozen; the reference keeps the address). */
 static PyObject *q_seen;
 static double q_step, q_limit;
-static int q_relative;
+static int q_relative, q_float_step; /* an int step stores ints (int * int): Python does that */
 
 static int
 load_quantized(PyObject *precision)
 {
     PyObject *step, *limit, *relative;
     double s, l;
-    int r;
+    int r, float_step;
     if (precision == q_seen) {
         return 0;
     }
@@ -54,6 +54,7 @@ load_quantized(PyObject *precision)
         return -1;
     }
     s = PyFloat_AsDouble(step);
+    float_step = PyFloat_CheckExact(step);
     Py_DECREF(step);
     if (s == -1.0 && PyErr_Occurred()) {
         return -1;
@@ -81,6 +82,7 @@ load_quantized(PyObject *precision)
     q_step = s;
     q_limit = l;
     q_relative = r;
+    q_float_step = float_step;
     return 0;
 }
 
@@ -225,14 +227,20 @@ map_dirty_node_at(MapBase *self, Py_ssize_t gen)
         if (self->parent == NULL || self->parent == Py_None) {
             node = PyObject_GetAttr(self->tracker, s_dirty);
         }
-        else {
-            PyObject *pnode = parent_node(self->parent, gen);
-            if (pnode == NULL) {
-                return NULL;
+        else { /* a parent's node first: as deep as the state, so mind the C stack */
+            PyObject *parent = Py_NewRef(self->parent);
+            PyObject *key = Py_NewRef(self->key != NULL ? self->key : Py_None);
+            PyObject *pnode = NULL;
+            if (Py_EnterRecursiveCall(" while marking tracked state") == 0) {
+                pnode = parent_node(parent, gen);
+                Py_LeaveRecursiveCall();
             }
-            node = child_node(pnode, self->key != NULL ? self->key : Py_None,
-                              (PyObject *)Py_TYPE(self) == tracked_map_type);
-            Py_DECREF(pnode);
+            node = pnode == NULL ? NULL
+                                 : child_node(pnode, key,
+                                              (PyObject *)Py_TYPE(self) == tracked_map_type);
+            Py_XDECREF(pnode);
+            Py_DECREF(key);
+            Py_DECREF(parent);
         }
         if (node == NULL) {
             return NULL;
@@ -267,12 +275,12 @@ map_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
     double number;
     int relative = 0;
 
-    if (value == NULL) {
-        return call_fallback(slow_delitem, op, key, NULL);
-    }
-    if (slow_setitem == NULL) {
+    if (slow_setitem == NULL || slow_delitem == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "protocol._native is not configured");
         return -1;
+    }
+    if (value == NULL) {
+        return call_fallback(slow_delitem, op, key, NULL);
     }
     kind = Py_TYPE(value);
     if (!PyUnicode_CheckExact(key) || (kind != &PyFloat_Type && kind != &PyLong_Type)) {
@@ -311,7 +319,7 @@ map_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
         if (load_quantized(precision) < 0) {
             return -1;
         }
-        if (!(-q_limit <= number && number <= q_limit)) {
+        if (!q_float_step || !(-q_limit <= number && number <= q_limit)) {
             return call_fallback(slow_setitem, op, key, value);
         }
         stored = PyFloat_FromDouble(tr_round_half_even(number / q_step) * q_step);
@@ -482,6 +490,16 @@ map_dealloc(PyObject *op)
     PyDict_Type.tp_dealloc(op); /* frees the dict's storage, then tp_free */
 }
 
+static PyObject *
+map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *self = PyDict_Type.tp_new(type, args, kwds);
+    if (self != NULL) {
+        ((MapBase *)self)->dgen = -1; /* no dirty node yet, whatever the tracker's gen */
+    }
+    return self;
+}
+
 static PyMemberDef map_members[] = {
     {"_parent", T_OBJECT, offsetof(MapBase, parent), 0, NULL},
     {"_key", T_OBJECT, offsetof(MapBase, key), 0, NULL},
@@ -519,6 +537,7 @@ static PyTypeObject MapBaseType = {
     .tp_dealloc = map_dealloc,
     .tp_methods = map_methods,
     .tp_members = map_members,
+    .tp_new = map_new,
     .tp_getset = map_getset,
 };
 

@@ -404,16 +404,24 @@ map_delta(PyObject *tree, PyObject *value, PyObject *schema, PyObject *buckets)
         PyErr_SetString(PyExc_TypeError, "map_delta takes a dirty dict and a tracked map");
         return NULL;
     }
+    if (Py_EnterRecursiveCall(" while rendering a state delta")) {
+        return NULL;
+    }
     out = PyDict_New();
     if (out == NULL) {
+        Py_LeaveRecursiveCall();
         return NULL;
     }
     while (PyDict_Next(tree, &pos, &key, &mark)) {
+        int failed;
         child = PyDict_GetItemWithError(value, key);
+        if (child == NULL && PyErr_Occurred()) {
+            goto fail;
+        }
+        Py_INCREF(key); /* held across calls into Python (_wire, _wire_scalar, Float32Value) */
+        Py_INCREF(mark);
+        Py_XINCREF(child);
         if (child == NULL) {
-            if (PyErr_Occurred()) {
-                goto fail;
-            }
             rendered = Py_NewRef(c_delete_entry);
         }
         else if (IS_NUMBER(child)) { /* the hot path: a changed number */
@@ -421,7 +429,11 @@ map_delta(PyObject *tree, PyObject *value, PyObject *schema, PyObject *buckets)
         }
         else if ((PyObject *)Py_TYPE(child) == t_map && PyDict_CheckExact(mark)) {
             if (buckets != NULL) {
-                if (add_member(buckets, key, mark, child) < 0) {
+                failed = add_member(buckets, key, mark, child) < 0;
+                Py_DECREF(child);
+                Py_DECREF(mark);
+                Py_DECREF(key);
+                if (failed) {
                     goto fail;
                 }
                 continue;
@@ -431,14 +443,19 @@ map_delta(PyObject *tree, PyObject *value, PyObject *schema, PyObject *buckets)
         else {
             rendered = entry(mark, child, schema, key);
         }
-        if (rendered == NULL || PyDict_SetItem(out, key, rendered) < 0) {
-            Py_XDECREF(rendered);
+        failed = rendered == NULL || PyDict_SetItem(out, key, rendered) < 0;
+        Py_XDECREF(rendered);
+        Py_XDECREF(child);
+        Py_DECREF(mark);
+        Py_DECREF(key);
+        if (failed) {
             goto fail;
         }
-        Py_DECREF(rendered);
     }
+    Py_LeaveRecursiveCall();
     return out;
 fail:
+    Py_LeaveRecursiveCall();
     Py_DECREF(out);
     return NULL;
 }
@@ -567,7 +584,7 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
     while (PyDict_Next(buckets, &pos, &fields, &members)) {
         Py_ssize_t count = PyList_GET_SIZE(members), m;
         PyObject *flat, *names;
-        int lone = count == 1 || PySequence_Contains(fields, c_not_a_field);
+        int lone = count == 1 ? 1 : PySequence_Contains(fields, c_not_a_field);
         if (lone < 0) {
             goto fail;
         }
@@ -697,18 +714,18 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
         if (index >= tail) {
             continue;
         }
-        if (index < 0 || index >= PyList_GET_SIZE(value)) {
-            PyErr_SetString(PyExc_IndexError, "list index out of range");
+        item = PySequence_GetItem(value, index); /* value[index], an IndexError past it */
+        if (item == NULL) {
             goto done;
         }
-        item = PyList_GET_ITEM(value, index);
         if ((PyObject *)Py_TYPE(item) == t_map && PyDict_CheckExact(child_mark)) {
-            if (add_member(buckets, index_object, child_mark, item) < 0) { /* an entity */
+            int failed = add_member(buckets, index_object, child_mark, item) < 0; /* an entity */
+            Py_DECREF(item);
+            if (failed) {
                 goto done;
             }
             continue;
         }
-        Py_INCREF(item);
         rendered = entry(child_mark, item, schema, index_object);
         Py_DECREF(item);
         if (rendered == NULL || PyDict_SetItem(entries, index_object, rendered) < 0) {
@@ -722,8 +739,11 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
         if (key == NULL) {
             goto done;
         }
-        item = PyList_GET_ITEM(value, index);
-        Py_INCREF(item);
+        item = PySequence_GetItem(value, index);
+        if (item == NULL) {
+            Py_DECREF(key);
+            goto done;
+        }
         rendered = entry(Py_True, item, schema, key);
         Py_DECREF(item);
         if (rendered == NULL || PyDict_SetItem(entries, key, rendered) < 0) {

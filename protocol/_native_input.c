@@ -63,8 +63,8 @@ read_array(Reader *r, Py_ssize_t count, int depth)
 {
     PyObject *list;
     Py_ssize_t i;
-    if (depth >= max_depth) { /* check_plain: nested too deeply */
-        return NULL;
+    if (depth >= max_depth || count > r->end - r->p) { /* too deep; or bytes short: */
+        return NULL;                                      /* each item takes one at least */
     }
     list = PyList_New(count);
     if (list == NULL) {
@@ -86,7 +86,7 @@ read_map(Reader *r, Py_ssize_t count, int depth)
 {
     PyObject *map;
     Py_ssize_t i;
-    if (depth >= max_depth) {
+    if (depth >= max_depth || count > (r->end - r->p) / 2) { /* a key and a value each */
         return NULL;
     }
     map = PyDict_New();

@@ -29,6 +29,7 @@ SCHEMA = Schema(
         "teams.*.x": Quantized(1 / 16, relative=True),
         "track.*": Quantized(1 / 16, relative=True),  # numbers as list items: they travel whole
         "teams.red.y": Float32(),  # an exact key beside the wildcard: groups render per key
+        "grid.*.n": Quantized(2),  # an int step: the values stored are ints
         "*": Quantized(0.5),
     }
 )

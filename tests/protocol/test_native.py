@@ -92,6 +92,19 @@ def test_quantised_writes_round_half_to_even_and_never_store_minus_zero() -> Non
     assert all(type(value) is float for value in state.values())
 
 
+def test_an_integer_step_stores_integers_as_the_python_write_does() -> None:
+    tracker = StateTracker(schema=Schema({"*": Quantized(2), "f": Quantized(0.5)}))
+    state = tracker.state
+    state["a"] = 2.4
+    state["b"] = 3
+    state["f"] = 3
+    assert [(value, type(value)) for value in state.values()] == [
+        (2, int),  # round(2.4 / 2) * 2: int times int
+        (4, int),  # round(1.5) is 2 (half to even)
+        (3.0, float),
+    ]
+
+
 def test_a_write_of_a_detached_subtree_marks_nothing() -> None:
     tracker = StateTracker({"p": {"q": {"x": 1}}}, schema=Schema({"*.*.x": Quantized(1)}))
     tracker.commit(1)
@@ -233,3 +246,17 @@ def test_decode_input_takes_every_common_encoding_itself() -> None:
     finally:
         c_module()
     assert calls == []
+
+
+def test_a_write_deeper_than_the_recursion_limit_raises_recursion_error() -> None:
+    """Both writes walk up the tree to find the dirty node: the C one within the interpreter's
+    recursion limit too, so deep state raises RecursionError instead of overflowing C's stack."""
+    tracker = StateTracker()
+    tracker.commit(1)
+    node = tracker.state
+    for _ in range(5000):  # one level at a time: each assignment marks only its own key
+        node["c"] = {}
+        node = node["c"]
+    tracker.commit(2)
+    with pytest.raises(RecursionError):
+        node["x"] = 1
