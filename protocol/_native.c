@@ -40,10 +40,22 @@ static PyObject *q_seen;
 static double q_step, q_limit;
 static int q_relative, q_float_step; /* an int step stores ints (int * int): Python does that */
 
+int
+tr_attr_double(PyObject *obj, PyObject *name, double *out)
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 static int
 load_quantized(PyObject *precision)
 {
-    PyObject *step, *limit, *relative;
+    PyObject *step, *relative;
     double s, l;
     int r, float_step;
     if (precision == q_seen) {
@@ -56,16 +68,7 @@ load_quantized(PyObject *precision)
     s = PyFloat_AsDouble(step);
     float_step = PyFloat_CheckExact(step);
     Py_DECREF(step);
-    if (s == -1.0 && PyErr_Occurred()) {
-        return -1;
-    }
-    limit = PyObject_GetAttr(precision, s_fast_limit);
-    if (limit == NULL) {
-        return -1;
-    }
-    l = PyFloat_AsDouble(limit);
-    Py_DECREF(limit);
-    if (l == -1.0 && PyErr_Occurred()) {
+    if ((s == -1.0 && PyErr_Occurred()) || tr_attr_double(precision, s_fast_limit, &l) < 0) {
         return -1;
     }
     relative = PyObject_GetAttr(precision, s_relative);
@@ -461,10 +464,9 @@ map_traverse(PyObject *op, visitproc visit, void *arg)
     return PyDict_Type.tp_traverse(op, visit, arg);
 }
 
-static int
-map_clear(PyObject *op)
+static void
+clear_fields(MapBase *self)
 {
-    MapBase *self = (MapBase *)op;
     Py_CLEAR(self->parent);
     Py_CLEAR(self->key);
     Py_CLEAR(self->tracker);
@@ -472,21 +474,20 @@ map_clear(PyObject *op)
     Py_CLEAR(self->dnode);
     Py_CLEAR(self->precisions);
     Py_CLEAR(self->wildcard);
+}
+
+static int
+map_clear(PyObject *op)
+{
+    clear_fields((MapBase *)op);
     return PyDict_Type.tp_clear(op);
 }
 
 static void
 map_dealloc(PyObject *op)
 {
-    MapBase *self = (MapBase *)op;
     PyObject_GC_UnTrack(op);
-    Py_CLEAR(self->parent);
-    Py_CLEAR(self->key);
-    Py_CLEAR(self->tracker);
-    Py_CLEAR(self->schema);
-    Py_CLEAR(self->dnode);
-    Py_CLEAR(self->precisions);
-    Py_CLEAR(self->wildcard);
+    clear_fields((MapBase *)op);
     PyDict_Type.tp_dealloc(op); /* frees the dict's storage, then tp_free */
 }
 

@@ -8,6 +8,9 @@
 /* Python's round(x) for a finite double: to nearest, ties to even, never -0.0. */
 double tr_round_half_even(double x);
 
+/* float(getattr(obj, name)) into *out: 0, or -1 with an exception set. */
+int tr_attr_double(PyObject *obj, PyObject *name, double *out);
+
 /* The delta renderer's module functions (protocol/_native_delta.c). */
 PyObject *tr_configure_delta(PyObject *module, PyObject *args);
 PyObject *tr_map_delta(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

@@ -52,24 +52,6 @@ count_change(PyObject *now, PyObject *was, double step)
     return result;
 }
 
-/* [REPLACE, round(now / step)] */
-static PyObject *
-replace_count(PyObject *now, double step)
-{
-    PyObject *result, *count = count_of(now, step);
-    if (count == NULL) {
-        return NULL;
-    }
-    result = PyList_New(2);
-    if (result == NULL) {
-        Py_DECREF(count);
-        return NULL;
-    }
-    PyList_SET_ITEM(result, 0, Py_NewRef(c_replace));
-    PyList_SET_ITEM(result, 1, count);
-    return result;
-}
-
 /* [op, value] taking the reference to value */
 static PyObject *
 pair_steal(PyObject *op, PyObject *value)
@@ -88,34 +70,50 @@ pair_steal(PyObject *op, PyObject *value)
     return result;
 }
 
+/* [REPLACE, round(now / step)] */
+static PyObject *
+replace_count(PyObject *now, double step)
+{
+    return pair_steal(c_replace, count_of(now, step));
+}
+
 /* getattr(schema, name), a new reference */
 #define ATTR(schema, name) PyObject_GetAttr((schema), (name))
+
+/* SchemaNode.child(key): None when schema is None. */
+/* getattr(schema, table).get(key), or getattr(schema, fallback) when the key is missing (or
+ * maps to None; or is not a str, with str_only): a new reference. */
+static PyObject *
+lookup_or(PyObject *schema, PyObject *table, PyObject *key, PyObject *fallback, int str_only)
+{
+    PyObject *found = NULL;
+    if (!str_only || PyUnicode_CheckExact(key)) {
+        PyObject *entries = ATTR(schema, table);
+        if (entries == NULL) {
+            return NULL;
+        }
+        found = PyDict_GetItemWithError(entries, key);
+        Py_XINCREF(found);
+        Py_DECREF(entries);
+        if (found == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (found == NULL || found == Py_None) {
+        Py_XDECREF(found);
+        found = ATTR(schema, fallback);
+    }
+    return found;
+}
 
 /* SchemaNode.child(key): None when schema is None. */
 static PyObject *
 schema_child(PyObject *schema, PyObject *key)
 {
-    PyObject *node = NULL;
     if (schema == Py_None) {
         return Py_NewRef(Py_None);
     }
-    if (PyUnicode_CheckExact(key)) {
-        PyObject *children = ATTR(schema, s_children);
-        if (children == NULL) {
-            return NULL;
-        }
-        node = PyDict_GetItemWithError(children, key);
-        Py_XINCREF(node);
-        Py_DECREF(children);
-        if (node == NULL && PyErr_Occurred()) {
-            return NULL;
-        }
-    }
-    if (node == NULL || node == Py_None) {
-        Py_XDECREF(node);
-        node = ATTR(schema, s_wildcard);
-    }
-    return node;
+    return lookup_or(schema, s_children, key, s_wildcard, 1);
 }
 
 /* SchemaNode.precision(key), or `precisions.get(key) or wildcard_precision` (the same for the
@@ -123,24 +121,7 @@ schema_child(PyObject *schema, PyObject *key)
 static PyObject *
 schema_precision(PyObject *schema, PyObject *key)
 {
-    PyObject *found = NULL;
-    if (PyUnicode_CheckExact(key)) {
-        PyObject *precisions = ATTR(schema, s_precisions);
-        if (precisions == NULL) {
-            return NULL;
-        }
-        found = PyDict_GetItemWithError(precisions, key);
-        Py_XINCREF(found);
-        Py_DECREF(precisions);
-        if (found == NULL && PyErr_Occurred()) {
-            return NULL;
-        }
-    }
-    if (found == NULL || found == Py_None) {
-        Py_XDECREF(found);
-        found = ATTR(schema, s_wildcard_precision);
-    }
-    return found;
+    return lookup_or(schema, s_precisions, key, s_wildcard_precision, 1);
 }
 
 /* schema.relative_steps.get(key, schema.wildcard_relative_step) as a double; -1 on error
@@ -148,42 +129,21 @@ schema_precision(PyObject *schema, PyObject *key)
 static double
 schema_relative_step(PyObject *schema, PyObject *key)
 {
-    PyObject *steps = ATTR(schema, s_relative_steps), *step;
     double result;
-    if (steps == NULL) {
-        return -1.0;
-    }
-    step = PyDict_GetItemWithError(steps, key);
-    Py_XINCREF(step);
-    Py_DECREF(steps);
+    PyObject *step = lookup_or(schema, s_relative_steps, key, s_wildcard_relative_step, 0);
     if (step == NULL) {
-        if (PyErr_Occurred()) {
-            return -1.0;
-        }
-        step = ATTR(schema, s_wildcard_relative_step);
-        if (step == NULL) {
-            return -1.0;
-        }
+        return -1.0;
     }
     result = PyFloat_AsDouble(step);
     Py_DECREF(step);
-    if (result == -1.0 && PyErr_Occurred()) {
-        return -1.0;
-    }
     return result;
 }
 
 static double
 precision_step(PyObject *precision)
 {
-    PyObject *step = ATTR(precision, s_step);
     double result;
-    if (step == NULL) {
-        return -1.0;
-    }
-    result = PyFloat_AsDouble(step);
-    Py_DECREF(step);
-    return result;
+    return tr_attr_double(precision, s_step, &result) < 0 ? -1.0 : result;
 }
 
 static PyObject *
