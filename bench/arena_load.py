@@ -14,7 +14,7 @@ between runs). Ratios are taken only between systems that run the same workload 
 tickroom against ``colyseus-moving`` (the workload as defined), and ``tickroom-still`` against
 the anchor's Colyseus as shipped (whose NPCs never move); ``floor-picows`` (the anchor's Python
 floor on our socket library) is a reference line, ``tickroom/floor-picows``, and so is
-``tickroom/tickroom-pure`` when ``tickroom-pure`` (tracked writes in Python) is named. Then the
+``tickroom/tickroom-pure`` when ``tickroom-pure`` (the protocol's Python code) is named. Then the
 maximum sustained level of tickroom is found by stepping up through ``--max-steps`` until a level
 fails.
 Prints a table per level, the ratios of each pair, the targets of the issue with PASS/MISS for

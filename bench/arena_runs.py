@@ -16,8 +16,9 @@ overrides it); it is read-only and called, never copied. ``run_level`` runs its 
 - ``floor-picows``: no room server at all, the anchor's Python floor (state encoded once per
   room, the same bytes to every member) on picows (``bench/floor_picows.py``), with the anchor's
   own Node bots: what Python, uvloop and picows cost on this workload before any feature;
-- ``tickroom-pure``: tickroom with ``TICKROOM_PURE_PYTHON=1``, its tracked maps writing in Python
-  instead of ``protocol._native`` (not run unless named): what the C write buys under load.
+- ``tickroom-pure``: tickroom with ``TICKROOM_PURE_PYTHON=1``, the protocol's Python code running
+  instead of its C code, ``protocol._native`` (not run unless named): what the C code buys under
+  load.
 
 ``PAIRS`` says which systems compare with which: like with like.
 
@@ -60,8 +61,8 @@ FLOOR_PAIR = ("tickroom", "floor-picows", "the workload; the floor has no room s
 ``--transport shared`` or ``picows``, see ``arena_load.floor_pair``): what our features cost
 above the runtime's own floor. A reference line, not a target."""
 
-NATIVE_PAIR = ("tickroom", "tickroom-pure", "the same server; tracked maps write in Python")
-"""tickroom against itself without ``protocol._native``: what the C write buys. A reference
+NATIVE_PAIR = ("tickroom", "tickroom-pure", "the same server; the protocol's code in Python")
+"""tickroom against itself without ``protocol._native``: what the C code buys. A reference
 line, printed when both run."""
 
 INSTALL_TIMEOUT = 600.0

@@ -77,6 +77,37 @@ replace_count(PyObject *now, double step)
     return pair_steal(c_replace, count_of(now, step));
 }
 
+/* [*head, *groups]: an edit's fixed items, then its groups (a list, or None for none). */
+static PyObject *
+with_groups(PyObject *const *head, Py_ssize_t n, PyObject *groups)
+{
+    Py_ssize_t count = groups == Py_None ? 0 : PyList_GET_SIZE(groups), i;
+    PyObject *result = PyList_New(n + count);
+    if (result == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        PyList_SET_ITEM(result, i, Py_NewRef(head[i]));
+    }
+    for (i = 0; i < count; i++) {
+        PyList_SET_ITEM(result, n + i, Py_NewRef(PyList_GET_ITEM(groups, i)));
+    }
+    return result;
+}
+
+/* out[key] = rendered, taking the reference to rendered (NULL: its error is already set). */
+static int
+store(PyObject *out, PyObject *key, PyObject *rendered)
+{
+    int failed;
+    if (rendered == NULL) {
+        return -1;
+    }
+    failed = PyDict_SetItem(out, key, rendered);
+    Py_DECREF(rendered);
+    return failed;
+}
+
 /* getattr(schema, name), a new reference */
 #define ATTR(schema, name) PyObject_GetAttr((schema), (name))
 
@@ -216,7 +247,6 @@ static PyObject *
 map_entry(PyObject *tree, PyObject *value, PyObject *schema)
 {
     PyObject *buckets, *out, *groups, *result;
-    Py_ssize_t count, index;
     buckets = PyDict_New();
     if (buckets == NULL) {
         return NULL;
@@ -233,22 +263,14 @@ map_entry(PyObject *tree, PyObject *value, PyObject *schema)
         return NULL;
     }
     if (groups == Py_None) {
-        Py_DECREF(groups);
-        return out;
+        result = Py_NewRef(out);
     }
-    count = PyList_GET_SIZE(groups);
-    result = PyList_New(2 + count);
-    if (result == NULL) {
-        Py_DECREF(out);
-        Py_DECREF(groups);
-        return NULL;
-    }
-    PyList_SET_ITEM(result, 0, Py_NewRef(c_map));
-    PyList_SET_ITEM(result, 1, out);
-    for (index = 0; index < count; index++) {
-        PyList_SET_ITEM(result, 2 + index, Py_NewRef(PyList_GET_ITEM(groups, index)));
+    else {
+        PyObject *head[2] = {c_map, out};
+        result = with_groups(head, 2, groups);
     }
     Py_DECREF(groups);
+    Py_DECREF(out);
     return result;
 }
 
@@ -403,8 +425,7 @@ map_delta(PyObject *tree, PyObject *value, PyObject *schema, PyObject *buckets)
         else {
             rendered = entry(mark, child, schema, key);
         }
-        failed = rendered == NULL || PyDict_SetItem(out, key, rendered) < 0;
-        Py_XDECREF(rendered);
+        failed = store(out, key, rendered) < 0;
         Py_XDECREF(child);
         Py_DECREF(mark);
         Py_DECREF(key);
@@ -550,15 +571,13 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
         }
         if (lone) {
             for (m = 0; m < count; m++) {
-                PyObject *member = PyList_GET_ITEM(members, m), *rendered;
+                PyObject *member = PyList_GET_ITEM(members, m);
                 PyObject *key = PyTuple_GET_ITEM(member, 0);
-                rendered = map_entry_under(PyTuple_GET_ITEM(member, 1),
-                                           PyTuple_GET_ITEM(member, 2), schema, key);
-                if (rendered == NULL || PyDict_SetItem(out, key, rendered) < 0) {
-                    Py_XDECREF(rendered);
+                if (store(out, key,
+                          map_entry_under(PyTuple_GET_ITEM(member, 1),
+                                          PyTuple_GET_ITEM(member, 2), schema, key)) < 0) {
                     goto fail;
                 }
-                Py_DECREF(rendered);
             }
             continue;
         }
@@ -637,7 +656,8 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
 {
     PyObject *items = NULL, *tail_object = NULL, *entries = NULL, *buckets = NULL;
     PyObject *groups = NULL, *result = NULL, *index_object, *child_mark, *length_object = NULL;
-    Py_ssize_t length, tail, pos = 0, index, count, g;
+    Py_ssize_t length, tail, pos = 0, index;
+    int failed;
     if (!PyList_Check(value)) {
         PyErr_SetString(PyExc_TypeError, "list_delta takes a tracked list");
         return NULL;
@@ -679,7 +699,7 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
             goto done;
         }
         if ((PyObject *)Py_TYPE(item) == t_map && PyDict_CheckExact(child_mark)) {
-            int failed = add_member(buckets, index_object, child_mark, item) < 0; /* an entity */
+            failed = add_member(buckets, index_object, child_mark, item) < 0; /* an entity */
             Py_DECREF(item);
             if (failed) {
                 goto done;
@@ -688,11 +708,9 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
         }
         rendered = entry(child_mark, item, schema, index_object);
         Py_DECREF(item);
-        if (rendered == NULL || PyDict_SetItem(entries, index_object, rendered) < 0) {
-            Py_XDECREF(rendered);
+        if (store(entries, index_object, rendered) < 0) {
             goto done;
         }
-        Py_DECREF(rendered);
     }
     for (index = tail; index < length; index++) {
         PyObject *key = PyLong_FromSsize_t(index), *item, *rendered;
@@ -706,13 +724,11 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
         }
         rendered = entry(Py_True, item, schema, key);
         Py_DECREF(item);
-        if (rendered == NULL || PyDict_SetItem(entries, key, rendered) < 0) {
-            Py_XDECREF(rendered);
-            Py_DECREF(key);
+        failed = store(entries, key, rendered) < 0;
+        Py_DECREF(key);
+        if (failed) {
             goto done;
         }
-        Py_DECREF(rendered);
-        Py_DECREF(key);
     }
     if (PyDict_GET_SIZE(buckets)) {
         groups = render_buckets(buckets, entries, schema);
@@ -720,20 +736,10 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
             goto done;
         }
     }
-    count = groups == NULL || groups == Py_None ? 0 : PyList_GET_SIZE(groups);
     length_object = PyLong_FromSsize_t(length);
-    if (length_object == NULL) {
-        goto done;
-    }
-    result = PyList_New(3 + count);
-    if (result == NULL) {
-        goto done;
-    }
-    PyList_SET_ITEM(result, 0, Py_NewRef(c_list));
-    PyList_SET_ITEM(result, 1, Py_NewRef(length_object));
-    PyList_SET_ITEM(result, 2, Py_NewRef(entries));
-    for (g = 0; g < count; g++) {
-        PyList_SET_ITEM(result, 3 + g, Py_NewRef(PyList_GET_ITEM(groups, g)));
+    if (length_object != NULL) {
+        PyObject *head[3] = {c_list, length_object, entries};
+        result = with_groups(head, 3, groups != NULL ? groups : Py_None);
     }
 done:
     Py_XDECREF(length_object);

@@ -231,13 +231,10 @@ def _map_delitem(self: TrackedMap, key: str) -> None:
 
 if TYPE_CHECKING:
     _MapBase = dict[str, Any]
-    _MAP_SLOTS: tuple[str, ...] = ("_dgen", "_dnode", "_key", "_parent", "_schema", "_tracker")
 elif _native is None:
     _MapBase = dict
-    _MAP_SLOTS = ("_dgen", "_dnode", "_key", "_parent", "_schema", "_tracker")
 else:  # a dict subclass with the six attributes in C and a C __setitem__
     _MapBase = _native.MapBase
-    _MAP_SLOTS = ()
 
 
 class TrackedMap(_MapBase, _Tracked):
@@ -247,7 +244,9 @@ class TrackedMap(_MapBase, _Tracked):
     (``state["players"][sid]["x"] = 3``), or keep the copy that ``put()`` returns.
     """
 
-    __slots__ = _MAP_SLOTS
+    __slots__ = (
+        ("_dgen", "_dnode", "_key", "_parent", "_schema", "_tracker") if _native is None else ()
+    )
 
     if TYPE_CHECKING or _native is None:  # else the C base's own __setitem__ runs
         __setitem__ = _map_setitem
