@@ -41,6 +41,10 @@ class ClientStatus(enum.Enum):
     LEFT = "left"
 
 
+_JOINED = ClientStatus.JOINED
+_CONN_JOINED = ConnectionState.JOINED
+
+
 class ClientSink(Protocol):
     """The transport's side of a member: told when there is something to write."""
 
@@ -51,6 +55,31 @@ class ClientSink(Protocol):
 
 class Client:
     """One member of a room (player or spectator). See the module docstring."""
+
+    __slots__ = (
+        "acked_tick",
+        "auth",
+        "connection",
+        "dropped_at",
+        "expires_at",
+        "has_joined",
+        "input",
+        "inputs_dropped",
+        "last_input_seq",
+        "options",
+        "pending_frames",
+        "queued",
+        "received_seq",
+        "reconnect_token",
+        "role",
+        "room",
+        "seat_token",
+        "sent_tick",
+        "session_id",
+        "sink",
+        "status",
+        "user_data",
+    )
 
     def __init__(
         self,
@@ -148,11 +177,22 @@ class Client:
 
         The publishing fast path: one call per member per tick instead of a drain."""
         conn = self.connection
-        if conn is None:
+        room = self.room
+        sent = self.sent_tick
+        if (  # _due_frame, inlined: this runs for every member on every tick
+            conn is None
+            or room.published_tick <= sent
+            or self.status is not _JOINED
+            or conn.state is not _CONN_JOINED
+        ):
             return None
-        frame = self._due_frame(conn)
+        frame = room._frames.get(sent) if room._frames_tick == room._tracker.tick else None
         if frame is None:
-            return None
+            frame = room._state_frame(sent)
+        if sent >= 0:
+            skipped = (frame.tick - sent) // room.patch_rate - 1
+            if skipped > 0:
+                room.stats.frames_coalesced += skipped
         data = conn.state_to_send(frame, self.last_input_seq)
         self.sent_tick = frame.tick  # only once the frame is encoded
         if data is not None:

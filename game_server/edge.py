@@ -53,8 +53,9 @@ _IN_ROOM = frozenset({Input, Ack, AppMessage, Request, Ping, Pong, Leave})
 
 
 class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up. ``take()`` spends one and returns
-    the balance (negative: over the limit)."""
+    """``rate`` tokens per second, at most ``burst`` saved up. ``EdgeSession.receive`` spends
+    one per message (inline: it runs for every message) and reads the balance (negative: over
+    the limit)."""
 
     __slots__ = ("burst", "rate", "stamp", "tokens")
 
@@ -63,12 +64,6 @@ class TokenBucket:
         self.burst = burst
         self.tokens = burst
         self.stamp = now
-
-    def take(self, now: float) -> float:
-        """Spend one token at ``now``; returns what is left."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1.0
-        self.stamp = now
-        return self.tokens
 
 
 def choose_subprotocol(offered: Iterable[str]) -> str | None:
@@ -134,7 +129,10 @@ class EdgeSession:
         self.last_seen = now
         if conn.state is _CLOSED:
             return
-        balance = self._bucket.take(now)
+        bucket = self._bucket  # spend a token (inline: this runs for every message)
+        tokens = bucket.tokens + (now - bucket.stamp) * bucket.rate
+        bucket.tokens = balance = (tokens if tokens < bucket.burst else bucket.burst) - 1.0
+        bucket.stamp = now
         if balance < 0.0:
             self._over_rate(balance, now)  # the message is dropped
             return

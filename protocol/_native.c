@@ -40,6 +40,31 @@ static PyObject *q_seen;
 static double q_step, q_limit;
 static int q_relative, q_float_step; /* an int step stores ints (int * int): Python does that */
 
+PyObject *
+tr_slot_get(PyObject *obj, PyObject *name, tr_slot *cache)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    PyObject *value;
+    if (type != cache->type || type->tp_version_tag != cache->version ||
+        !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        PyObject *descr;
+        if (type->tp_getattro != PyObject_GenericGetAttr) {
+            return PyObject_GetAttr(obj, name);
+        }
+        descr = _PyType_Lookup(type, name); /* borrowed; tags the class with a version */
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
+            !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+            return PyObject_GetAttr(obj, name);
+        }
+        Py_XSETREF(cache->type, (PyTypeObject *)Py_NewRef(type));
+        cache->version = type->tp_version_tag;
+        cache->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    value = *(PyObject **)((char *)obj + cache->offset);
+    return value != NULL ? Py_NewRef(value) : PyObject_GetAttr(obj, name); /* unset: raises */
+}
+
 int
 tr_attr_double(PyObject *obj, PyObject *name, double *out)
 {
@@ -173,12 +198,14 @@ child_node(PyObject *pnode, PyObject *key, int is_map)
     return Py_NewRef(found == Py_True ? Py_None : found);
 }
 
-/* The current generation of `tracker`, or -1 with an exception set. */
+/* The current generation of `tracker`, or -1 with an exception set. Read on every write: a
+ * StateTracker's `gen` is a slot. */
 static Py_ssize_t
 tracker_gen(PyObject *tracker)
 {
+    static tr_slot gen_slot;
     Py_ssize_t gen;
-    PyObject *value = PyObject_GetAttr(tracker, s_gen);
+    PyObject *value = tr_slot_get(tracker, s_gen, &gen_slot);
     if (value == NULL) {
         return -1;
     }
@@ -388,6 +415,13 @@ map_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
         if (node != Py_None) {
             if (!relative) {
                 failed = PyObject_SetItem(node, key, Py_True) < 0;
+            }
+            else if (PyDict_CheckExact(node)) { /* below in one lookup: the commonest case */
+                PyObject *base = old != NULL && (Py_TYPE(old) == &PyFloat_Type ||
+                                                 Py_TYPE(old) == &PyLong_Type)
+                                     ? old
+                                     : Py_True;
+                failed = PyDict_SetDefault(node, key, base) == NULL;
             }
             else {
                 int has = PySequence_Contains(node, key);

@@ -37,7 +37,17 @@ count_of(PyObject *number, double step)
 static PyObject *
 count_change(PyObject *now, PyObject *was, double step)
 {
-    PyObject *result, *a = count_of(now, step), *b;
+    PyObject *result, *a, *b;
+    if (Py_IS_TYPE(now, &PyFloat_Type) && Py_IS_TYPE(was, &PyFloat_Type)) {
+        /* Both counts well inside the doubles' exact integers: their difference is exact too,
+         * and a small one is a cached int (the commonest field of moving state). */
+        double x = tr_round_half_even(PyFloat_AS_DOUBLE(now) / step);
+        double y = tr_round_half_even(PyFloat_AS_DOUBLE(was) / step);
+        if (fabs(x) < 4503599627370496.0 && fabs(y) < 4503599627370496.0) { /* 2**52 */
+            return PyLong_FromLongLong((long long)(x - y));
+        }
+    }
+    a = count_of(now, step);
     if (a == NULL) {
         return NULL;
     }
@@ -108,18 +118,20 @@ store(PyObject *out, PyObject *key, PyObject *rendered)
     return failed;
 }
 
-/* getattr(schema, name), a new reference */
-#define ATTR(schema, name) PyObject_GetAttr((schema), (name))
+/* getattr(obj, name), a new reference: SchemaNode, _ListDirty and Quantized keep their fields in
+ * slots, read through one cache per attribute. */
+static tr_slot slot_relative, slot_children, slot_wildcard, slot_tail, slot_items;
+#define ATTR(obj, name, cache) tr_slot_get((obj), (name), &(cache))
 
-/* SchemaNode.child(key): None when schema is None. */
 /* getattr(schema, table).get(key), or getattr(schema, fallback) when the key is missing (or
  * maps to None; or is not a str, with str_only): a new reference. */
 static PyObject *
-lookup_or(PyObject *schema, PyObject *table, PyObject *key, PyObject *fallback, int str_only)
+lookup_or(PyObject *schema, PyObject *table, tr_slot *table_slot, PyObject *key,
+          PyObject *fallback, tr_slot *fallback_slot, int str_only)
 {
     PyObject *found = NULL;
     if (!str_only || PyUnicode_CheckExact(key)) {
-        PyObject *entries = ATTR(schema, table);
+        PyObject *entries = tr_slot_get(schema, table, table_slot);
         if (entries == NULL) {
             return NULL;
         }
@@ -132,7 +144,7 @@ lookup_or(PyObject *schema, PyObject *table, PyObject *key, PyObject *fallback, 
     }
     if (found == NULL || found == Py_None) {
         Py_XDECREF(found);
-        found = ATTR(schema, fallback);
+        found = tr_slot_get(schema, fallback, fallback_slot);
     }
     return found;
 }
@@ -144,7 +156,8 @@ schema_child(PyObject *schema, PyObject *key)
     if (schema == Py_None) {
         return Py_NewRef(Py_None);
     }
-    return lookup_or(schema, s_children, key, s_wildcard, 1);
+    static tr_slot children, wildcard;
+    return lookup_or(schema, s_children, &children, key, s_wildcard, &wildcard, 1);
 }
 
 /* SchemaNode.precision(key), or `precisions.get(key) or wildcard_precision` (the same for the
@@ -152,7 +165,8 @@ schema_child(PyObject *schema, PyObject *key)
 static PyObject *
 schema_precision(PyObject *schema, PyObject *key)
 {
-    return lookup_or(schema, s_precisions, key, s_wildcard_precision, 1);
+    static tr_slot precisions, wildcard;
+    return lookup_or(schema, s_precisions, &precisions, key, s_wildcard_precision, &wildcard, 1);
 }
 
 /* schema.relative_steps.get(key, schema.wildcard_relative_step) as a double; -1 on error
@@ -161,7 +175,9 @@ static double
 schema_relative_step(PyObject *schema, PyObject *key)
 {
     double result;
-    PyObject *step = lookup_or(schema, s_relative_steps, key, s_wildcard_relative_step, 0);
+    static tr_slot steps, wildcard;
+    PyObject *step =
+        lookup_or(schema, s_relative_steps, &steps, key, s_wildcard_relative_step, &wildcard, 0);
     if (step == NULL) {
         return -1.0;
     }
@@ -201,16 +217,15 @@ wire_child(PyObject *child, PyObject *schema, PyObject *key)
 static int
 add_member(PyObject *buckets, PyObject *key, PyObject *mark, PyObject *child)
 {
-    PyObject *keys, *fields, *members, *member;
+    PyObject *fields, *members, *member, *field, *unused;
+    Py_ssize_t pos = 0, i = 0;
     int failed;
-    keys = PyDict_Keys(mark);
-    if (keys == NULL) {
-        return -1;
-    }
-    fields = PyList_AsTuple(keys);
-    Py_DECREF(keys);
+    fields = PyTuple_New(PyDict_GET_SIZE(mark)); /* tuple(mark), without the list */
     if (fields == NULL) {
         return -1;
+    }
+    while (PyDict_Next(mark, &pos, &field, &unused)) {
+        PyTuple_SET_ITEM(fields, i++, Py_NewRef(field));
     }
     member = PyTuple_Pack(3, key, mark, child);
     if (member == NULL) {
@@ -322,7 +337,7 @@ entry(PyObject *mark, PyObject *child, PyObject *schema, PyObject *key)
             return NULL;
         }
         if ((PyObject *)Py_TYPE(precision) == t_quantized) {
-            PyObject *flag = ATTR(precision, s_relative);
+            PyObject *flag = ATTR(precision, s_relative, slot_relative);
             relative = flag == NULL ? -1 : PyObject_IsTrue(flag);
             Py_XDECREF(flag);
         }
@@ -552,7 +567,7 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
     Py_ssize_t pos = 0;
     int exact = 0;
     if (schema != Py_None) { /* exact patterns: a schema per key */
-        children = ATTR(schema, s_children);
+        children = ATTR(schema, s_children, slot_children);
         if (children == NULL) {
             return NULL;
         }
@@ -618,7 +633,7 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
         }
         else {
             if (schema != Py_None) {
-                wildcard = ATTR(schema, s_wildcard);
+                wildcard = ATTR(schema, s_wildcard, slot_wildcard);
                 if (wildcard == NULL) {
                     Py_DECREF(flat);
                     goto fail;
@@ -663,7 +678,7 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
         return NULL;
     }
     length = PyList_GET_SIZE(value);
-    tail_object = ATTR(mark, s_tail);
+    tail_object = ATTR(mark, s_tail, slot_tail);
     if (tail_object == NULL) {
         return NULL;
     }
@@ -676,7 +691,7 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
             goto done;
         }
     }
-    items = ATTR(mark, s_items);
+    items = ATTR(mark, s_items, slot_items);
     entries = PyDict_New();
     buckets = PyDict_New();
     if (items == NULL || entries == NULL || buckets == NULL || !PyDict_Check(items)) {

@@ -72,6 +72,7 @@ class ConnectionClosed:
 
 Event = Message | ConnectionClosed
 
+_JOINED = ConnectionState.JOINED
 _VERSIONED = frozenset({Join, Reconnect, Welcome})
 """Messages that carry the protocol version."""
 
@@ -103,6 +104,7 @@ class Connection:
         self._peer = side.peer
         self.subprotocol = subprotocol
         self.is_json = subprotocol == SUBPROTOCOL_JSON
+        self._binary_server = side is Side.SERVER and not self.is_json
         self.max_size = max_size or (DEFAULT_MAX_SIZE if side is Side.SERVER else CLIENT_MAX_SIZE)
         self.state = ConnectionState.CONNECTING
         self.close_to_send: tuple[int, str] | None = None
@@ -142,11 +144,11 @@ class Connection:
         while joined: returns its ``(seq, payload)`` (an INPUT changes no state, so nothing else
         is recorded and no event is queued). Returns None for anything else: then feed ``data``
         to ``receive_data``, which accepts or refuses it as it always does."""
+        decoder = self._decoder
         if (
-            self.state is not ConnectionState.JOINED
-            or self.side is not Side.SERVER
-            or self.is_json
-            or self._decoder.buffered
+            self.state is not _JOINED
+            or not self._binary_server
+            or decoder._fed != decoder._frame_start  # decoder.buffered, without the call
         ):
             return None
         return decode_input(data)
@@ -232,6 +234,8 @@ class Connection:
         """``send_state`` for the commonest case, a member with nothing else queued: returns the
         frame to write now instead of queueing it. When other frames wait, the state is queued
         behind them and None is returned: then take ``data_to_send()``."""
+        if self.state is _JOINED and self._binary_server and not self._outgoing:
+            return frame.for_member(last_seq)  # a server's state frame leaves JOINED as it is
         if self._outgoing:
             self.send_state(frame, last_seq)
             return None

@@ -88,6 +88,9 @@ class StateTracker:
     send a full state instead.
     """
 
+    __slots__ = ("_dirty", "_pack", "_ring", "floor", "gen", "history", "schema", "state", "tick")
+    # Slots: the C write reads ``gen`` at the slot's offset (protocol/_native.c, tracker_gen).
+
     def __init__(
         self,
         initial: dict[str, Any] | None = None,

@@ -24,11 +24,6 @@ NPCS_PER_TICK = 20
 POSITION = Quantized(1 / 16, relative=True)
 
 
-def _clamp(position: float) -> float:
-    """``position`` kept on the field (0..FIELD)."""
-    return 0.0 if position < 0.0 else FIELD if position > FIELD else position
-
-
 def _axis(value: Any) -> float:
     """An input axis clamped to -1..1 (anything that is not a number counts as 0)."""
     if type(value) is int or type(value) is float:
@@ -106,10 +101,12 @@ class Arena(Room):
             if body is None:
                 continue
             dx, dy = move
-            if dx:
-                body["x"] = _clamp(body["x"] + dx * SPEED)
+            if dx:  # kept on the field (0..FIELD), inline: 60 positions a tick in every room
+                x = body["x"] + dx * SPEED
+                body["x"] = 0.0 if x < 0.0 else FIELD if x > FIELD else x
             if dy:
-                body["y"] = _clamp(body["y"] + dy * SPEED)
+                y = body["y"] + dy * SPEED
+                body["y"] = 0.0 if y < 0.0 else FIELD if y > FIELD else y
         count = self.npc_count
         per_tick = self.npcs_per_tick
         if not count or per_tick <= 0:
@@ -121,6 +118,8 @@ class Arena(Room):
             block += npcs[: min(count, per_tick) - len(block)]  # wrapped around
         random = self.random.random  # a step in [-1, 1): 2 * random() - 1
         for npc in block:
-            npc["x"] = _clamp(npc["x"] + 2.0 * random() - 1.0)
-            npc["y"] = _clamp(npc["y"] + 2.0 * random() - 1.0)
+            x = npc["x"] + 2.0 * random() - 1.0
+            y = npc["y"] + 2.0 * random() - 1.0
+            npc["x"] = 0.0 if x < 0.0 else FIELD if x > FIELD else x
+            npc["y"] = 0.0 if y < 0.0 else FIELD if y > FIELD else y
         self.next_npc = (start + per_tick) % count
