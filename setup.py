@@ -13,9 +13,17 @@ setup(
         Extension(
             "protocol._native",
             sources=["protocol/_native.c", "protocol/_native_delta.c", "protocol/_native_input.c"],
-            depends=["protocol/_native.h"],
+            depends=["protocol/_native.h", "protocol/_native_slot.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"],
             optional=True,
-        )
+        ),
+        Extension(
+            "game_server._native",
+            sources=["game_server/_native.c"],
+            include_dirs=["protocol"],
+            depends=["protocol/_native_slot.h"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"],
+            optional=True,
+        ),
     ]
 )

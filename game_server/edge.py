@@ -123,7 +123,11 @@ class EdgeSession:
     # -- receiving --------------------------------------------------------------------------------
 
     def receive(self, data: bytes | str) -> None:
-        """Handle one WebSocket message from the peer."""
+        """Handle one WebSocket message from the peer.
+
+        ``game_server._native.receive`` is this method in C, check for check, for the fast
+        socket's hot path; it calls the methods below for everything but a joined player's
+        INPUT (see game_server/native.py)."""
         conn = self.connection
         now = self._now()
         self.last_seen = now
@@ -136,12 +140,8 @@ class EdgeSession:
         if balance < 0.0:
             self._over_rate(balance, now)  # the message is dropped
             return
-        limit = self.settings.max_frame_size
-        if len(data) > limit:
-            # A message may hold several frames, but no more bytes than one frame may: otherwise
-            # the decoder would do unbounded work before any limit applied.
-            self.server.metrics.protocol_errors += 1
-            self.close(CloseCode.MESSAGE_TOO_BIG, f"message exceeds {limit} bytes")
+        if len(data) > self.settings.max_frame_size:
+            self._too_big()
             return
         client = self.client
         if client is not None and type(data) is bytes and client.connection is conn:
@@ -149,6 +149,20 @@ class EdgeSession:
             if fields is not None:
                 client.room._take_input(client, fields[0], fields[1])
                 return
+        self._receive_message(data)
+
+    def _too_big(self) -> None:
+        """A message over ``max_frame_size``: close. A message may hold several frames, but no
+        more bytes than one frame may: otherwise the decoder would do unbounded work before any
+        limit applied."""
+        self.server.metrics.protocol_errors += 1
+        limit = self.settings.max_frame_size
+        self.close(CloseCode.MESSAGE_TOO_BIG, f"message exceeds {limit} bytes")
+
+    def _receive_message(self, data: bytes | str) -> None:
+        """A message within the limits that is not a joined player's lone INPUT: decode it
+        through the connection and hand what it holds to the room (or redeem a JOIN)."""
+        conn = self.connection
         try:
             conn.receive_data(data)
         except RemoteProtocolError:

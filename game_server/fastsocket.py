@@ -41,7 +41,12 @@ from picows import (
 )
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its stubs
 
+import game_server.native
+from game_server.client import ClientStatus
 from game_server.edge import EdgeSession, choose_subprotocol, origin_allowed
+from protocol.codec import decode_input
+from protocol.codes import Role
+from protocol.state import ConnectionState
 
 if TYPE_CHECKING:
     from game_server.app import ServerState
@@ -118,13 +123,16 @@ class FastSession(EdgeSession, WSListener):
                 transport.disconnect()
                 if self.closed_at is None:
                     self.closed_at = self.clock.now()
-        except Exception:
-            # wake() runs inside the room's tick: a socket that fails to take its bytes must
-            # never reach the room. Drop this socket; the room sees it go (a drop).
-            logger.exception("game socket write failed; disconnecting it")
-            transport.disconnect(graceful=False)
+        except Exception as exc:
+            self._write_failed(transport, exc)
         finally:
             self._flushing = False
+
+    def _write_failed(self, transport: WSTransport, exc: Exception) -> None:
+        """wake() runs inside the room's tick: a socket that fails to take its bytes must never
+        reach the room. Drop this socket; the room sees it go (a drop)."""
+        logger.error("game socket write failed; disconnecting it", exc_info=exc)
+        transport.disconnect(graceful=False)
 
     def _write(self, transport: WSTransport, frame: bytes | str) -> None:
         """Send one frame as one WebSocket message (binary, or text for JSON) and count it."""
@@ -144,7 +152,10 @@ class FastSession(EdgeSession, WSListener):
         self.server.metrics.sockets_open += 1
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type is _BINARY and frame.fin and self._binary_only and not self._fragments:
+        receive = game_server.native.receive_frame
+        if receive is not None:
+            receive(self, frame)  # this method, and receive()'s INPUT path, in C
+        elif frame.msg_type is _BINARY and frame.fin and self._binary_only and not self._fragments:
             self.receive(frame.get_payload_as_bytes())  # the hot path: one whole binary message
         else:
             self.on_frame(frame)
@@ -193,6 +204,17 @@ class FastSession(EdgeSession, WSListener):
             if transport is not None and not transport.is_close_frame_sent:
                 transport.send_close(code)
                 transport.disconnect()
+
+
+game_server.native.configure(
+    FastSession,
+    ClientStatus.JOINED,
+    ConnectionState.JOINED,
+    ConnectionState.CLOSED,
+    Role.SPECTATOR,
+    _BINARY,
+    decode_input,
+)
 
 
 class GameSocketServer:

@@ -40,31 +40,6 @@ static PyObject *q_seen;
 static double q_step, q_limit;
 static int q_relative, q_float_step; /* an int step stores ints (int * int): Python does that */
 
-PyObject *
-tr_slot_get(PyObject *obj, PyObject *name, tr_slot *cache)
-{
-    PyTypeObject *type = Py_TYPE(obj);
-    PyObject *value;
-    if (type != cache->type || type->tp_version_tag != cache->version ||
-        !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
-        PyObject *descr;
-        if (type->tp_getattro != PyObject_GenericGetAttr) {
-            return PyObject_GetAttr(obj, name);
-        }
-        descr = _PyType_Lookup(type, name); /* borrowed; tags the class with a version */
-        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
-            !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
-            return PyObject_GetAttr(obj, name);
-        }
-        Py_XSETREF(cache->type, (PyTypeObject *)Py_NewRef(type));
-        cache->version = type->tp_version_tag;
-        cache->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
-    }
-    value = *(PyObject **)((char *)obj + cache->offset);
-    return value != NULL ? Py_NewRef(value) : PyObject_GetAttr(obj, name); /* unset: raises */
-}
-
 int
 tr_attr_double(PyObject *obj, PyObject *name, double *out)
 {

@@ -4,6 +4,7 @@
 #define TICKROOM_NATIVE_H
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_native_slot.h"
 
 /* Python's round(x) for a finite double: to nearest, ties to even, never -0.0. */
 double tr_round_half_even(double x);
@@ -11,17 +12,6 @@ double tr_round_half_even(double x);
 /* float(getattr(obj, name)) into *out: 0, or -1 with an exception set. */
 int tr_attr_double(PyObject *obj, PyObject *name, double *out);
 
-/* Where one __slots__ attribute of one class lives: a cache for tr_slot_get (zero it). */
-typedef struct {
-    PyTypeObject *type;
-    unsigned int version;
-    Py_ssize_t offset;
-} tr_slot;
-
-/* getattr(obj, name), a new reference. When `name` is a __slots__ member of obj's class (and
- * the class neither overrides attribute lookup nor changed since), the value is read straight
- * from the slot: the class and offset are kept in *cache. Anything else is a getattr. */
-PyObject *tr_slot_get(PyObject *obj, PyObject *name, tr_slot *cache);
 
 /* The delta renderer's module functions (protocol/_native_delta.c). */
 PyObject *tr_configure_delta(PyObject *module, PyObject *args);

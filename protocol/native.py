@@ -22,9 +22,15 @@ import os
 from typing import Any
 
 
+def pure_python_forced() -> bool:
+    """True when ``TICKROOM_PURE_PYTHON`` asks for the Python code (set, and not ``0``); the
+    game server's C paths (``game_server.native``) follow the same switch."""
+    return os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
+
+
 def _load_native() -> Any:
     """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
-    if os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0"):
+    if pure_python_forced():
         return None
     try:
         from protocol import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it

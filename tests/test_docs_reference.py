@@ -42,10 +42,11 @@ def room_hooks() -> list[str]:
 
 
 def public_names(*objects: object) -> set[str]:
-    """Public attributes of the objects and of their classes."""
+    """Public attributes of the objects and of their classes (a slotted class names its
+    instances' attributes itself)."""
     names: set[str] = set()
     for thing in objects:
-        names |= {name for name in vars(thing) if not name.startswith("_")}
+        names |= {name for name in getattr(thing, "__dict__", {}) if not name.startswith("_")}
         names |= {name for name in vars(type(thing)) if not name.startswith("_")}
     return names
 

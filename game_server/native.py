@@ -1,0 +1,58 @@
+"""The game server's optional C extension, ``game_server._native``: the fast socket's two
+per-client paths.
+
+- ``publish(room)``: ``Room._publish`` with ``FastSession.wake``'s state-frame path inlined (a
+  member's frame from the room's shared one, written to its transport);
+- ``receive_frame(session, frame)``: ``FastSession.on_ws_frame`` with ``EdgeSession.receive``'s
+  INPUT path (decode, rate limit, queue) inlined.
+
+It is built from ``game_server/_native.c`` by ``setup.py`` beside ``protocol._native``, and
+follows the same rules (``protocol/native.py``): the Python methods stay the definition, the C
+takes their checks in the same order and calls them for every case it does not finish, and
+``TICKROOM_PURE_PYTHON=1`` turns it off with the protocol's C code. ``fast_paths(...)``
+configures it once, from ``game_server.fastsocket``.
+
+Must never: hold logic of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.native import pure_python_forced
+
+
+def _load_native() -> Any:
+    """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
+    if pure_python_forced():
+        return None
+    try:
+        from game_server import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it
+    except ImportError:  # a source tree nobody installed, or a failed build
+        return None
+    return _native
+
+
+native: Any = _load_native()
+"""``game_server._native``, or None when the Python code runs."""
+
+NATIVE: bool = native is not None
+"""True when the C paths run."""
+
+publish: Any = None
+"""``native.publish`` once ``configure`` ran, else None: ``Room._publish`` calls it when set."""
+
+receive_frame: Any = None
+"""``native.receive_frame`` once ``configure`` ran, else None."""
+
+
+def configure(*args: Any) -> None:
+    """Hand the C paths what they compare with and call (``native.configure``'s arguments) and
+    turn them on; nothing when the C module is not loaded. ``game_server.fastsocket`` calls it
+    once, when it is imported."""
+    global publish, receive_frame  # noqa: PLW0603  # set once, read on every tick
+    if native is None:
+        return
+    native.configure(*args)
+    publish = native.publish
+    receive_frame = native.receive_frame

@@ -1,0 +1,212 @@
+"""A seeded workload through the fast socket's sessions, printed as everything it writes.
+
+``test_native_edge.py`` runs this file in two interpreters, one with the C paths
+(``game_server._native``: ``Room._publish`` and ``FastSession.on_ws_frame``) and one with
+``TICKROOM_PURE_PYTHON=1``, and compares what they print: every frame each socket was sent,
+every close, the edge's counters, the rooms' stats and each member's bookkeeping must be the
+same either way.
+
+Sockets here are stand-ins (no event loop I/O): they record what is sent, can be paused, can
+have sent their close frame, and can fail the next send. Frames from the peer are real picows
+frames. The workload mixes the hot path (a player's INPUT, a state frame per tick) with every
+case the C code hands back to Python: stale and repeated inputs, a full backlog, spectators,
+ACKs and PINGs, bad bytes, oversized messages, fragments, a JSON member, the rate limit, a
+member far behind (coalesced ticks), frames queued before the state, paused sockets, failing
+sends, sequence numbers of every msgpack width, and a room that publishes every other tick.
+
+    python tests/server/native_edge_workload.py SEED TICKS
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import secrets
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+from picows import WSMsgType
+from picows.picows import _make_test_ws_frame
+
+import game_server.native
+import game_server.room as room_module
+from game_server.app import ServerState
+from game_server.clock import ManualClock
+from game_server.fastsocket import FastSession
+from game_server.games.arena import Arena
+from game_server.registry import RoomRegistry
+from game_server.settings import Settings
+from protocol.codec import encode, encode_json
+from protocol.codes import PROTOCOL_VERSION, SUBPROTOCOL_JSON
+from protocol.messages import Ack, Input, Join, Message, Ping
+
+ROOMS = (("fast", 1), ("slow", 2))
+"""(roomKey, patch_rate) of each room."""
+
+
+class Socket:
+    """Stands in for a picows ``WSTransport``: records what is written."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.is_close_frame_sent = False
+        self.fail_next = False
+
+    def send(self, kind: WSMsgType, data: bytes) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("the socket broke")
+        self.log.append(f"{kind.name} {data.hex()}")
+
+    def send_close(self, code: Any = None, reason: bytes = b"") -> None:
+        self.is_close_frame_sent = True
+        self.log.append(f"close {int(code) if code is not None else None} {reason!r}")
+
+    def disconnect(self, graceful: bool = True) -> None:
+        self.log.append(f"disconnect graceful={graceful}")
+
+
+def frame(payload: bytes, kind: WSMsgType = WSMsgType.BINARY, fin: bool = True) -> Any:
+    """A real picows frame from the peer."""
+    return _make_test_ws_frame(kind, payload, fin, False)
+
+
+def message(session: FastSession, value: Message) -> Any:
+    """``value`` as the session's subprotocol frames it: msgpack, or JSON text."""
+    if session.connection.is_json:
+        return frame(encode_json(value).encode(), WSMsgType.TEXT)
+    return frame(encode(value))
+
+
+def seeded_secrets(rng: random.Random) -> None:
+    """Room ids, seeds, tokens and session ids from ``rng``: both runs see the same bytes."""
+
+    def token_urlsafe(nbytes: int | None = None) -> str:
+        raw = rng.randbytes(16 if nbytes is None else nbytes)
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    secrets.token_urlsafe = token_urlsafe
+    secrets.randbits = rng.getrandbits  # type: ignore[assignment]
+
+
+async def run(seed: int, ticks: int) -> list[str]:
+    rng = random.Random(seed)
+    seeded_secrets(random.Random(seed + 1))
+    clock = ManualClock(1000.0)
+    room_module.time = SimpleNamespace(time=clock.now)  # type: ignore[attr-defined,assignment]  # a PONG's time
+    registry = RoomRegistry(clock)
+    for key, rate in ROOMS:
+        registry.define(
+            f"arena-{key}", Arena, filter_by=("roomKey",), max_clients=6, patch_rate=rate
+        )
+    settings = Settings(games=[], max_frame_size=256)
+    server = ServerState(settings=settings, clock=clock, registry=registry)
+    await registry.start()
+    sessions: list[tuple[FastSession, Socket, list[str]]] = []
+    for key, _ in ROOMS:
+        room_id = ""
+        for member in range(5):
+            spectator = member == 4
+            if member == 0:
+                seat = await registry.create(f"arena-{key}", {"roomKey": key})
+                room_id = seat.room_id
+            else:
+                seat = await registry.join_by_id(room_id, {}, spectator=spectator)
+            json = member == 3 and key == "fast"
+            session = FastSession(server, seat.room_id, SUBPROTOCOL_JSON if json else None)
+            log: list[str] = []
+            socket = Socket(log)
+            session.on_ws_connected(socket)  # type: ignore[arg-type]
+            join = encode(Join(PROTOCOL_VERSION, seat.token))
+            if json:
+                text = encode_json(Join(PROTOCOL_VERSION, seat.token)).encode()
+                session.on_ws_frame(socket, frame(text, WSMsgType.TEXT))  # type: ignore[arg-type]
+            else:
+                session.on_ws_frame(socket, frame(join))  # type: ignore[arg-type]
+            sessions.append((session, socket, log))
+    loops = [registry._rooms[room_id].loop for room_id in registry.rooms]
+    seqs = [0] * len(sessions)
+    for tick in range(ticks):
+        clock.set(clock.now() + 0.05)
+        for index, (session, socket, _) in enumerate(sessions):
+            roll = rng.random()
+            peer: Any = session
+            if roll < 0.55:  # the hot path, now and then with a seq of a wider width
+                seqs[index] += rng.choice([1, 1, 1, 1, 100, 70_000, 5_000_000_000])
+                payload = {"dx": rng.uniform(-1, 1), "dy": rng.choice([0, 1, -1, 0.5])}
+                peer.on_ws_frame(socket, message(session, Input(seqs[index], payload)))
+            elif roll < 0.6:  # an old or repeated input
+                old = max(1, seqs[index] - rng.randint(0, 2))
+                peer.on_ws_frame(socket, message(session, Input(old, {"dx": 1})))
+            elif roll < 0.65:
+                client = session.client
+                tick_seen = client.sent_tick if client is not None else 0
+                peer.on_ws_frame(socket, message(session, Ack(max(tick_seen, 0))))
+            elif roll < 0.7:
+                peer.on_ws_frame(socket, message(session, Ping(1.0)))
+            elif roll < 0.701:  # bad bytes: the connection closes
+                peer.on_ws_frame(socket, frame(bytes([0x04, 0xC1, 0x00])))
+            elif roll < 0.702:  # over max_frame_size: the connection closes
+                peer.on_ws_frame(socket, frame(b"\x04" + bytes(300)))
+            elif roll < 0.703:  # a JSON frame (text) on a binary member, or the other way
+                peer.on_ws_frame(socket, frame(b'{"type":"ack","tick":1}', WSMsgType.TEXT))
+            elif roll < 0.74:  # an INPUT in two fragments
+                data = encode(Input(seqs[index] + 1, {"dx": 0.25}))
+                seqs[index] += 1
+                peer.on_ws_frame(socket, frame(data[:2], fin=False))
+                peer.on_ws_frame(socket, frame(data[2:], WSMsgType.CONTINUATION))
+            elif roll < 0.76:  # a burst: the rate limit (dropped, then closed when far over)
+                for _ in range(rng.choice([5, 40, 100, 300])):
+                    seqs[index] += 1
+                    peer.on_ws_frame(socket, message(session, Input(seqs[index], {"dy": 1})))
+            elif roll < 0.8:
+                session.pause_writing()
+            elif roll < 0.86:
+                session.resume_writing()
+            elif roll < 0.88:
+                socket.fail_next = True
+            elif roll < 0.89:  # a frame queued before the next state
+                if session.client is not None:
+                    session.client.send("note", {"tick": tick})
+            elif roll < 0.9:
+                socket.is_close_frame_sent = rng.random() < 0.5
+        for loop in loops:
+            loop.run_due(clock.now())
+    out: list[str] = [f"native={game_server.native.NATIVE}"]
+    for index, (session, _, log) in enumerate(sessions):
+        client = session.client
+        out.append(f"-- session {index}: {len(log)} writes")
+        out.extend(log)
+        out.append(f"close_to_send={session.connection.close_to_send}")
+        if client is not None:
+            out.append(
+                f"client sent={client.sent_tick} received={client.received_seq}"
+                f" queued={client.queued} last={client.last_input_seq}"
+                f" pending={client.pending_frames} dropped={client.inputs_dropped}"
+                f" status={client.status.value} input={client.input}"
+            )
+    metrics = server.metrics
+    out.append(f"metrics {sorted(vars(metrics).items())}")
+    for room_id in sorted(registry.rooms):
+        room = registry._rooms[room_id].room
+        stats = room.stats
+        out.append(
+            f"room ticks={stats.ticks} coalesced={stats.frames_coalesced} errors={stats.errors}"
+            f" dropped={stats.inputs_dropped} published={room.published_tick}"
+            f" state={room._tracker.hash()}"
+        )
+    return out
+
+
+def main() -> None:
+    logging.disable(logging.CRITICAL)  # failed writes are logged: the printout is what counts
+    seed, ticks = int(sys.argv[1]), int(sys.argv[2])
+    for line in asyncio.run(run(seed, ticks)):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

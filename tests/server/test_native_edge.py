@@ -1,0 +1,105 @@
+"""The fast socket's C paths (game_server._native) against their Python definitions.
+
+``publish`` (Room._publish with FastSession.wake's state frame) and ``receive_frame``
+(FastSession.on_ws_frame with EdgeSession.receive's INPUT path) must write the same bytes, close
+the same sockets with the same codes and count the same things as the Python methods. A seeded
+workload (native_edge_workload.py) runs in two interpreters, one with ``TICKROOM_PURE_PYTHON=1``,
+and the printouts are compared line by line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import game_server
+import game_server.fastsocket
+import game_server.native
+from game_server.fastsocket import FastSession
+
+WORKLOAD = Path(__file__).with_name("native_edge_workload.py")
+ROOT = Path(__file__).resolve().parents[2]
+PURE = os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
+
+
+def test_the_c_paths_are_built_and_configured_unless_switched_off() -> None:
+    if PURE:
+        assert game_server.native.publish is None
+        return
+    assert game_server.native.NATIVE, (
+        "game_server._native is not built: install a C compiler (apt-get install gcc) and rerun "
+        "scripts/setup"
+    )
+    assert game_server.native.publish is game_server.native.native.publish
+    assert game_server.native.receive_frame is game_server.native.native.receive_frame
+
+
+def test_load_native_honours_the_switch_and_a_missing_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TICKROOM_PURE_PYTHON", "1")
+    assert game_server.native._load_native() is None
+    monkeypatch.setenv("TICKROOM_PURE_PYTHON", "0")
+    monkeypatch.setitem(sys.modules, "game_server._native", None)  # import now raises
+    if hasattr(game_server, "_native"):
+        monkeypatch.delattr(game_server, "_native")
+    assert game_server.native._load_native() is None
+
+
+def transcript(seed: int, pure: bool) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TICKROOM_PURE_PYTHON": "1" if pure else "0"}
+    done = subprocess.run(
+        [sys.executable, str(WORKLOAD), str(seed), "400"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"native={not pure}"
+    return lines[1:]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_c_and_python_write_the_same_bytes_and_count_the_same(seed: int) -> None:
+    c, python = transcript(seed, pure=False), transcript(seed, pure=True)
+    written = [line for line in python if line.startswith(("BINARY", "TEXT"))]
+    assert len(written) > 500  # state frames, each member's own header included
+    assert any(line.startswith("TEXT") for line in written)  # the JSON member's frames
+    assert any("graceful=False" in line for line in python)  # failed sends dropped a socket
+    assert any("4011" in line for line in python) or seed != 1  # the rate limit's close
+    assert c == python
+
+
+class BrokenTransport:
+    """A picows transport whose sends fail."""
+
+    is_close_frame_sent = False
+
+    def __init__(self) -> None:
+        self.disconnected: list[bool] = []
+
+    def send(self, *args: Any) -> None:
+        raise OSError("broken")
+
+    def disconnect(self, graceful: bool = True) -> None:
+        self.disconnected.append(graceful)
+
+
+def test_a_failed_write_is_logged_and_drops_only_that_socket(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    session = FastSession.__new__(FastSession)  # only what _write_failed reads
+    transport = BrokenTransport()
+    with caplog.at_level(logging.ERROR, logger="game_server.fastsocket"):
+        session._write_failed(transport, OSError("broken"))  # type: ignore[arg-type]
+    assert transport.disconnected == [False]
+    assert "write failed" in caplog.text
+    assert "OSError: broken" in caplog.text  # with its traceback text
