@@ -4,9 +4,10 @@
  * - publish(room) is Room._publish with FastSession.wake's state-frame path inlined: for each
  *   joined member, when only its state frame is due, the member's frame is built from the
  *   room's shared frame (StateFrame.for_member) and written to its picows transport.
- * - receive(session, data) is EdgeSession.receive, and receive_frame(session, frame) is
- *   FastSession.on_ws_frame: a joined player's lone INPUT is decoded (protocol._native's
- *   decode_input) and queued (Room._take_input) without a Python frame.
+ * - receive_frame(session, frame) is FastSession.on_ws_frame with EdgeSession.receive: a
+ *   joined player's lone INPUT is decoded (protocol._native's decode_input) and queued
+ *   (Room._take_input), and a lone ACK (decode_ack) noted (Room._take_ack), without a Python
+ *   frame of ours.
  *
  * The Python methods stay the definition: each function here takes the checks of its Python
  * twin in the same order and calls a Python method (sink.wake(), session._over_rate(),
@@ -26,6 +27,7 @@ static PyObject *conn_closed;        /* ConnectionState.CLOSED */
 static PyObject *role_spectator;     /* Role.SPECTATOR */
 static PyObject *binary_kind;        /* picows WSMsgType.BINARY */
 static PyObject *decode_input;       /* protocol.codec.decode_input (C or Python) */
+static PyObject *decode_ack;         /* protocol.codec.decode_ack */
 static PyObject *zero, *one;        /* the ints 0 and 1 */
 
 static PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_status,
@@ -37,11 +39,11 @@ static PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_
     *s_max_frame_size, *s_too_big, *s_decoder, *s_fed, *s_frame_start, *s_take_input, *s_role,
     *s_received_seq, *s_queued, *s_max_input_backlog, *s_events, *s_append, *s_input,
     *s_receive_message, *s_msg_type, *s_fin, *s_binary_only, *s_fragments,
-    *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member;
+    *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick;
 
 /* Slot caches: Client, StateTracker, StateFrame, TokenBucket and FrameDecoder are slotted. */
 static tr_slot c_sink, c_status, c_connection, c_room, c_sent_tick, c_last_input_seq,
-    c_role, c_received_seq, c_queued, w_sent_tick, w_pending_frames,
+    c_role, c_received_seq, c_queued, c_acked_tick, w_acked_tick, w_sent_tick, w_pending_frames,
     w_received_seq, w_queued, t_tick, f_tick, f_prefix, f_body, b_tokens, b_stamp, b_rate,
     b_burst, w_tokens, w_stamp, d_fed, d_frame_start;
 
@@ -557,6 +559,23 @@ done:
     return failed;
 }
 
+/* Room._take_ack(client, tick): client.acked_tick = max(client.acked_tick, tick). */
+static int
+take_ack(PyObject *client, PyObject *tick)
+{
+    int newer;
+    PyObject *acked = tr_slot_get(client, s_acked_tick, &c_acked_tick);
+    if (acked == NULL) {
+        return -1;
+    }
+    newer = PyObject_RichCompareBool(tick, acked, Py_GT); /* max() keeps the first of equals */
+    Py_DECREF(acked);
+    if (newer <= 0) {
+        return newer;
+    }
+    return tr_slot_set(client, s_acked_tick, tick, &w_acked_tick);
+}
+
 /* bucket.tokens = min-like(burst, tokens + (now - stamp) * rate) - 1.0; bucket.stamp = now, as
  * EdgeSession.receive spends a token. Returns the balance (a new reference) or NULL. */
 static PyObject *
@@ -702,6 +721,14 @@ receive_bytes(PyObject *session, PyObject *data)
                                         PyTuple_GET_ITEM(fields, 1));
                     goto done;
                 }
+                Py_SETREF(fields, PyObject_CallOneArg(decode_ack, data)); /* receive_ack */
+                if (fields == NULL) {
+                    goto done;
+                }
+                if (fields != Py_None) {
+                    failed = take_ack(client, fields);
+                    goto done;
+                }
             }
         }
     }
@@ -778,9 +805,9 @@ receive_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
-    PyObject *session, *joined, *cjoined, *cclosed, *spectator, *binary, *decoder;
-    if (!PyArg_ParseTuple(args, "OOOOOOO:configure", &session, &joined, &cjoined, &cclosed,
-                          &spectator, &binary, &decoder)) {
+    PyObject *session, *joined, *cjoined, *cclosed, *spectator, *binary, *decoder, *acks;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO:configure", &session, &joined, &cjoined, &cclosed,
+                          &spectator, &binary, &decoder, &acks)) {
         return NULL;
     }
     if (!PyType_Check(session)) {
@@ -794,13 +821,15 @@ configure(PyObject *module, PyObject *args)
     Py_XSETREF(role_spectator, Py_NewRef(spectator));
     Py_XSETREF(binary_kind, Py_NewRef(binary));
     Py_XSETREF(decode_input, Py_NewRef(decoder));
+    Py_XSETREF(decode_ack, Py_NewRef(acks));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(FastSession, ClientStatus.JOINED, ConnectionState.JOINED, "
-     "ConnectionState.CLOSED, Role.SPECTATOR, WSMsgType.BINARY, decode_input): what the fast "
+     "ConnectionState.CLOSED, Role.SPECTATOR, WSMsgType.BINARY, decode_input, decode_ack): "
+     "what the fast "
      "paths compare with and call; call once, before the first publish or receive_frame."},
     {"publish", publish, METH_O, "publish(room): Room._publish, with FastSession.wake's state "
                                  "frame written here for each member it fits."},
@@ -887,6 +916,7 @@ PyInit__native(void)
     INTERN(s_on_frame, "on_frame");
     INTERN(s_receive, "receive");
     INTERN(s_for_member, "for_member");
+    INTERN(s_acked_tick, "acked_tick");
 #undef INTERN
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);

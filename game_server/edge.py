@@ -127,7 +127,7 @@ class EdgeSession:
 
         ``game_server._native.receive`` is this method in C, check for check, for the fast
         socket's hot path; it calls the methods below for everything but a joined player's
-        INPUT (see game_server/native.py)."""
+        INPUT or ACK (see game_server/native.py)."""
         conn = self.connection
         now = self._now()
         self.last_seen = now
@@ -148,6 +148,10 @@ class EdgeSession:
             fields = conn.receive_input(data)  # the hot path: one INPUT from a joined player
             if fields is not None:
                 client.room._take_input(client, fields[0], fields[1])
+                return
+            tick = conn.receive_ack(data)  # the next: an ACK
+            if tick is not None:
+                client.room._take_ack(client, tick)
                 return
         self._receive_message(data)
 

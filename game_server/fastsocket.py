@@ -44,7 +44,7 @@ from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its
 import game_server.native
 from game_server.client import ClientStatus
 from game_server.edge import EdgeSession, choose_subprotocol, origin_allowed
-from protocol.codec import decode_input
+from protocol.codec import decode_ack, decode_input
 from protocol.codes import Role
 from protocol.state import ConnectionState
 
@@ -214,6 +214,7 @@ game_server.native.configure(
     Role.SPECTATOR,
     _BINARY,
     decode_input,
+    decode_ack,
 )
 
 

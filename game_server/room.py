@@ -454,7 +454,7 @@ class Room:
             if isinstance(message, Input):
                 self._queue_input(client, message)
             elif isinstance(message, Ack):
-                client.acked_tick = max(client.acked_tick, message.tick)
+                self._take_ack(client, message.tick)
             elif isinstance(message, Ping):
                 if client.connection is not None:
                     pong_ms = time.time() * 1000.0 if now_ms is None else now_ms
@@ -466,6 +466,11 @@ class Room:
                 self._queue(client, ("request", client, message.id, message.kind, message.payload))
             elif isinstance(message, Leave):
                 self._events.append(("leave", client, True))
+
+    def _take_ack(self, client: Client, tick: int) -> None:
+        """Note that ``client`` applied the state of ``tick`` (the transport's fast path calls
+        this with a decoded ACK's tick)."""
+        client.acked_tick = max(client.acked_tick, tick)
 
     def _queue_input(self, client: Client, message: Input) -> None:
         self._take_input(client, message.seq, message.payload)

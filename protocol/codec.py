@@ -25,6 +25,7 @@ from protocol.codes import CloseCode, MessageType, PatchOp
 from protocol.errors import FrameError, LocalProtocolError
 from protocol.messages import (
     MAX_PAYLOAD_DEPTH,
+    MAX_SAFE_INT,
     MESSAGE_CLASSES,
     MESSAGE_NAMES,
     Message,
@@ -68,6 +69,9 @@ def encode_json(message: Message) -> str:
 
 
 _INPUT: Final = int(MessageType.INPUT)
+_ACK: Final = int(MessageType.ACK)
+_UINT_WIDTHS: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+"""msgpack's unsigned integer tags and how many big-endian bytes follow each."""
 
 
 def _decode_input(data: bytes) -> tuple[int, PlainValue] | None:
@@ -97,6 +101,25 @@ decode_input: Callable[[bytes], tuple[int, PlainValue] | None] = _decode_input
 if _native is not None:
     _native.configure_input(_decode_input, _INPUT, MAX_PAYLOAD_DEPTH)
     decode_input = _native.decode_input
+
+
+def decode_ack(data: bytes) -> int | None:
+    """The tick when ``data`` is exactly one ACK frame of one field, its tick a msgpack
+    unsigned integer (``05 91 <uint>``, what clients send), else None: decode it the usual way
+    then, which accepts or refuses it as it always does (None never means "refused").
+
+    The fast path for the second commonest frame a server receives: every client acknowledges
+    states, and the usual path builds a message and walks the transition table for it."""
+    if len(data) < 3 or data[0] != _ACK or data[1] != 0x91:
+        return None
+    tag = data[2]
+    if tag < 0x80:  # a positive fixint
+        return tag if len(data) == 3 else None
+    width = _UINT_WIDTHS.get(tag)
+    if width is None or len(data) != 3 + width:
+        return None
+    tick = int.from_bytes(data[3:], "big")
+    return tick if tick <= MAX_SAFE_INT else None
 
 
 def build_message(type_code: object, body: object) -> Message:

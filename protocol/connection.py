@@ -28,6 +28,7 @@ from protocol.codec import (
     DEFAULT_MAX_SIZE,
     FrameDecoder,
     StateFrame,
+    decode_ack,
     decode_input,
     decode_json,
     encode,
@@ -152,6 +153,19 @@ class Connection:
         ):
             return None
         return decode_input(data)
+
+    def receive_ack(self, data: bytes) -> int | None:
+        """The server's fast path for one WebSocket message holding exactly one ACK while
+        joined: returns its tick (an ACK changes no state: nothing is recorded). None for
+        anything else: then feed ``data`` to ``receive_data`` (see ``receive_input``)."""
+        decoder = self._decoder
+        if (
+            self.state is not _JOINED
+            or not self._binary_server
+            or decoder._fed != decoder._frame_start  # decoder.buffered, without the call
+        ):
+            return None
+        return decode_ack(data)
 
     def _receive_binary(self, data: bytes) -> None:
         # Frames decoded before a bad frame pass through the transition table like any other:

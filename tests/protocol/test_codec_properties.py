@@ -24,6 +24,7 @@ from protocol.codec import (
     DEFAULT_MAX_SIZE,
     FrameDecoder,
     decode,
+    decode_ack,
     decode_input,
     decode_json,
     encode,
@@ -466,3 +467,46 @@ def test_decode_input_agrees_with_the_decoder_whenever_it_answers(data: bytes) -
     if fields is None:
         return
     assert decode(data) == [Input(*fields)]  # a FrameError here would be the bug
+
+
+@fast
+@given(
+    data=st.one_of(
+        ANY_MESSAGE.map(encode),
+        st.integers(0, 2**64 - 1).map(
+            lambda tick: bytes((MessageType.ACK,)) + msgpack.packb([tick])
+        ),
+        st.binary(max_size=12).map(lambda tail: bytes((MessageType.ACK, 0x91)) + tail),
+        st.binary(max_size=12),
+    )
+)
+def test_decode_ack_agrees_with_the_decoder_whenever_it_answers(data: bytes) -> None:
+    tick = decode_ack(data)
+    if tick is None:
+        return
+    assert decode(data) == [Ack(tick)]  # a FrameError here would be the bug
+
+
+@pytest.mark.parametrize(
+    ("tick", "width"), [(0, 0), (127, 0), (128, 1), (255, 1), (256, 2), (2**16, 4), (2**32, 8)]
+)
+def test_decode_ack_takes_every_unsigned_width(tick: int, width: int) -> None:
+    frame = encode(Ack(tick))
+    assert len(frame) == 3 + width
+    assert decode_ack(frame) == tick
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\x05\x91",  # too short
+        encode(Input(1, None)),  # another type
+        bytes((MessageType.ACK,)) + msgpack.packb([1, "later"]),  # a field it ignores
+        bytes((MessageType.ACK, 0x91, 0x05, 0x00)),  # a byte after a fixint
+        bytes((MessageType.ACK, 0x91, 0xCD, 0x01)),  # a uint 16 cut short
+        bytes((MessageType.ACK, 0x91, 0xD0, 0x05)),  # a signed int: the decoder judges it
+        bytes((MessageType.ACK, 0x91)) + msgpack.packb(2**53),  # beyond 2**53 - 1
+    ],
+)
+def test_decode_ack_leaves_anything_else_to_the_decoder(frame: bytes) -> None:
+    assert decode_ack(frame) is None

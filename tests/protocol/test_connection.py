@@ -599,6 +599,29 @@ def test_receive_input_leaves_anything_else_to_receive_data(frame: bytes) -> Non
     assert server.state is S.JOINED
 
 
+def test_receive_ack_returns_a_lone_ack_and_records_nothing() -> None:
+    client, server = joined_pair()
+    client.send_ack(41)
+    (frame,) = client.data_to_send()
+    assert server.receive_ack(frame) == 41  # type: ignore[arg-type]
+    assert server.receive_ack(encode(Input(1, None))) is None
+    assert server.state is S.JOINED
+    assert server.events_received() == []
+
+
+def test_receive_ack_only_serves_a_joined_msgpack_server() -> None:
+    frame = encode(Ack(1))
+    for conn in (
+        connection_in(S.JOINING, Side.SERVER),
+        connection_in(S.JOINED, Side.CLIENT),
+        connection_in(S.JOINED, Side.SERVER, SUBPROTOCOL_JSON),
+    ):
+        assert conn.receive_ack(frame) is None
+    _, server = joined_pair()
+    server.receive_data(encode(Ack(1))[:1])  # a frame begun and not finished
+    assert server.receive_ack(frame) is None
+
+
 def test_receive_input_only_serves_a_joined_msgpack_server() -> None:
     frame = encode(Input(1, {"dx": 1}))
     for conn in (

@@ -186,6 +186,7 @@ async def run(seed: int, ticks: int) -> list[str]:
                 f"client sent={client.sent_tick} received={client.received_seq}"
                 f" queued={client.queued} last={client.last_input_seq}"
                 f" pending={client.pending_frames} dropped={client.inputs_dropped}"
+                f" acked={client.acked_tick}"
                 f" status={client.status.value} input={client.input}"
             )
     metrics = server.metrics
