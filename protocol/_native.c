@@ -125,7 +125,8 @@ child_node(PyObject *pnode, PyObject *key, int is_map)
         return Py_NewRef(Py_None);
     }
     if ((PyObject *)Py_TYPE(pnode) == list_dirty_type) {
-        PyObject *tail = PyObject_GetAttr(pnode, s_tail);
+        static tr_slot tail_slot, items_slot; /* _ListDirty's slots */
+        PyObject *tail = tr_slot_get(pnode, s_tail, &tail_slot);
         if (tail == NULL) {
             return NULL;
         }
@@ -142,7 +143,7 @@ child_node(PyObject *pnode, PyObject *key, int is_map)
         else {
             Py_DECREF(tail);
         }
-        slots = PyObject_GetAttr(pnode, s_items);
+        slots = tr_slot_get(pnode, s_items, &items_slot);
         if (slots == NULL) {
             return NULL;
         }
@@ -208,7 +209,8 @@ parent_node(PyObject *parent, Py_ssize_t gen)
         }
         return map_dirty_node_at(map, gen);
     }
-    value = PyObject_GetAttr(parent, s_dgen);
+    static tr_slot dgen_slot, dnode_slot; /* TrackedList's slots */
+    value = tr_slot_get(parent, s_dgen, &dgen_slot);
     if (value == NULL) {
         return NULL;
     }
@@ -218,7 +220,7 @@ parent_node(PyObject *parent, Py_ssize_t gen)
         return NULL;
     }
     if (pgen == gen) {
-        return PyObject_GetAttr(parent, s_dnode);
+        return tr_slot_get(parent, s_dnode, &dnode_slot);
     }
     return PyObject_CallMethodNoArgs(parent, s_dirty_node);
 }
@@ -230,7 +232,8 @@ map_dirty_node_at(MapBase *self, Py_ssize_t gen)
     if (self->dgen != gen) {
         PyObject *node;
         if (self->parent == NULL || self->parent == Py_None) {
-            node = PyObject_GetAttr(self->tracker, s_dirty);
+            static tr_slot dirty_slot; /* StateTracker's slot */
+            node = tr_slot_get(self->tracker, s_dirty, &dirty_slot);
         }
         else { /* a parent's node first: as deep as the state, so mind the C stack */
             PyObject *parent = Py_NewRef(self->parent);

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,7 +166,9 @@ class SchemaNode:
 def _parse_pattern(pattern: str | tuple[str | None, ...]) -> tuple[str | None, ...]:
     parts: tuple[str | None, ...]
     if isinstance(pattern, str):
-        parts = tuple(None if part == "*" else part for part in pattern.split("."))
+        # interned: the keys game code writes are interned literals, so lookups by them in
+        # the compiled tables match by identity instead of comparing characters
+        parts = tuple(None if part == "*" else sys.intern(part) for part in pattern.split("."))
     else:
         parts = tuple(pattern)
     if not parts or any(part is not None and (type(part) is not str or not part) for part in parts):
