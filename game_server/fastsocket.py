@@ -44,7 +44,8 @@ from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its
 import game_server.native
 from game_server.client import ClientStatus
 from game_server.edge import EdgeSession, choose_subprotocol, origin_allowed
-from protocol.codec import decode_ack, decode_input
+from game_server.room import Room
+from protocol.codec import StateFrame, decode_ack, decode_input
 from protocol.codes import Role
 from protocol.state import ConnectionState
 
@@ -208,6 +209,8 @@ class FastSession(EdgeSession, WSListener):
 
 game_server.native.configure(
     FastSession,
+    Room,
+    StateFrame,
     ClientStatus.JOINED,
     ConnectionState.JOINED,
     ConnectionState.CLOSED,

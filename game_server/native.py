@@ -6,7 +6,7 @@ per-client paths.
 - ``receive_frame(session, frame)``: ``FastSession.on_ws_frame`` with ``EdgeSession.receive``'s
   INPUT path (decode, rate limit, queue) inlined.
 
-It is built from ``game_server/_native.c`` by ``setup.py`` beside ``protocol._native``, and
+It is built from ``game_server/_native*.c`` by ``setup.py`` beside ``protocol._native``, and
 follows the same rules (``protocol/native.py``): the Python methods stay the definition, the C
 takes their checks in the same order and calls them for every case it does not finish, and
 ``TICKROOM_PURE_PYTHON=1`` turns it off with the protocol's C code. ``fast_paths(...)``

@@ -721,9 +721,14 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
             }
             continue;
         }
+        Py_INCREF(index_object); /* entry() may call into Python: hold what the dict lent */
+        Py_INCREF(child_mark);
         rendered = entry(child_mark, item, schema, index_object);
         Py_DECREF(item);
-        if (store(entries, index_object, rendered) < 0) {
+        failed = store(entries, index_object, rendered) < 0;
+        Py_DECREF(child_mark);
+        Py_DECREF(index_object);
+        if (failed) {
             goto done;
         }
     }

@@ -13,6 +13,36 @@ typedef struct {
     Py_ssize_t offset;
 } tr_slot;
 
+/* Whether `descr` (found on `type`, borrowed) is a slot of one of type's own bases that
+ * getattr (and, with `writing`, setattr) would read at its offset: a T_OBJECT_EX member
+ * descriptor, not read-only when writing, whose class `type` derives from (a descriptor copied
+ * onto an unrelated class must raise as Python does, not read another layout). */
+static inline int
+tr_slot_member(PyTypeObject *type, PyObject *descr, int writing)
+{
+    PyMemberDef *member;
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+        !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ||
+        !PyType_IsSubtype(type, PyDescr_TYPE(descr))) {
+        return 0;
+    }
+    member = ((PyMemberDescrObject *)descr)->d_member;
+    return member->type == T_OBJECT_EX && !(writing && (member->flags & READONLY)) &&
+           !(member->flags & PY_AUDIT_READ);
+}
+
+/* Remember `descr`'s offset for `type`: read it before the swap, which may free the class
+ * cached before (and run Python code). */
+static inline void
+tr_slot_cache(tr_slot *cache, PyTypeObject *type, PyObject *descr)
+{
+    Py_ssize_t offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    unsigned int version = type->tp_version_tag;
+    Py_XSETREF(cache->type, (PyTypeObject *)Py_NewRef(type));
+    cache->version = version;
+    cache->offset = offset;
+}
+
 /* getattr(obj, name), a new reference. When `name` is a __slots__ member of obj's class (and
  * the class neither overrides attribute lookup nor changed since), the value is read straight
  * from the slot: the class and offset are kept in *cache. Anything else is a getattr. */
@@ -28,14 +58,10 @@ tr_slot_get(PyObject *obj, PyObject *name, tr_slot *cache)
             return PyObject_GetAttr(obj, name);
         }
         descr = _PyType_Lookup(type, name); /* borrowed; tags the class with a version */
-        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
-            !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        if (!tr_slot_member(type, descr, 0)) {
             return PyObject_GetAttr(obj, name);
         }
-        Py_XSETREF(cache->type, (PyTypeObject *)Py_NewRef(type));
-        cache->version = type->tp_version_tag;
-        cache->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+        tr_slot_cache(cache, type, descr);
     }
     value = *(PyObject **)((char *)obj + cache->offset);
     return value != NULL ? Py_NewRef(value) : PyObject_GetAttr(obj, name); /* unset: raises */
@@ -55,15 +81,10 @@ tr_slot_set(PyObject *obj, PyObject *name, PyObject *value, tr_slot *cache)
             return PyObject_SetAttr(obj, name, value);
         }
         descr = _PyType_Lookup(type, name);
-        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
-            (((PyMemberDescrObject *)descr)->d_member->flags & READONLY) ||
-            !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        if (!tr_slot_member(type, descr, 1)) {
             return PyObject_SetAttr(obj, name, value);
         }
-        Py_XSETREF(cache->type, (PyTypeObject *)Py_NewRef(type));
-        cache->version = type->tp_version_tag;
-        cache->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+        tr_slot_cache(cache, type, descr);
     }
     slot = (PyObject **)((char *)obj + cache->offset);
     Py_XSETREF(*slot, Py_NewRef(value));

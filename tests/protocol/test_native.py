@@ -116,6 +116,47 @@ def test_a_write_of_a_detached_subtree_marks_nothing() -> None:
     assert grandchild == {"x": 5.0}
 
 
+class CountingTracker(StateTracker):
+    """A tracker whose ``gen`` is a property: the C write must read it through getattr (its
+    slot read applies only where the class's own lookup finds the slot)."""
+
+    reads = 0
+
+    @property
+    def gen(self) -> int:
+        CountingTracker.reads += 1
+        return self._generation
+
+    @gen.setter
+    def gen(self, value: int) -> None:
+        self._generation = value
+
+
+def test_a_tracker_subclass_with_its_own_gen_is_read_through_it() -> None:
+    tracker = CountingTracker({"ents": [{"x": 1.0}]}, schema=Schema({"ents.*.x": Quantized(0.5)}))
+    tracker.commit(1)
+    CountingTracker.reads = 0
+    tracker.state["ents"][0]["x"] = 2.0
+    tracker.commit(2)
+    assert CountingTracker.reads > 0
+    assert tracker.delta(1) == {"ents": [2, 1, {0: {"x": 4}}]}
+
+
+class Unrelated:
+    """A class that borrows another class's slot descriptor: Python's getattr refuses it."""
+
+    __slots__ = ("a", "b")
+    gen = StateTracker.__dict__["gen"]
+
+
+def test_a_borrowed_slot_descriptor_is_refused_as_python_refuses_it() -> None:
+    tracker = StateTracker()
+    tracker.state["x"] = 1.0  # the C write reads the real tracker's gen through its cache
+    tracker.state._tracker = Unrelated()  # type: ignore[assignment]  # a "gen" of another class
+    with pytest.raises(TypeError):
+        tracker.state["x"] = 2.0
+
+
 # -- decode_input: the C decoder against its definition, in one process --------------------------
 
 

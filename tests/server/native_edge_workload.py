@@ -43,8 +43,23 @@ from protocol.codec import encode, encode_json
 from protocol.codes import PROTOCOL_VERSION, SUBPROTOCOL_JSON
 from protocol.messages import Ack, Input, Join, Message, Ping
 
-ROOMS = (("fast", 1), ("slow", 2))
-"""(roomKey, patch_rate) of each room."""
+ROOMS = (("fast", 1), ("slow", 2), ("own", 1))
+"""(roomKey, patch_rate) of each room; "own" is a room whose class has its own input and ACK
+methods (the C paths must call them, not inline Room's)."""
+SEQ_EDGES = (127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32)
+"""msgpack's integer widths change at these: sequence numbers land on each."""
+
+
+class OwnArena(Arena):
+    """The arena with its own ``_take_input`` and ``_take_ack`` (they count, then do Room's)."""
+
+    def _take_input(self, client: Any, seq: int, payload: Any) -> None:
+        self.user_inputs = getattr(self, "user_inputs", 0) + 1
+        super()._take_input(client, seq, payload)
+
+    def _take_ack(self, client: Any, tick: int) -> None:
+        self.user_acks = getattr(self, "user_acks", 0) + 1
+        super()._take_ack(client, tick)
 
 
 class Socket:
@@ -99,8 +114,9 @@ async def run(seed: int, ticks: int) -> list[str]:
     room_module.time = SimpleNamespace(time=clock.now)  # type: ignore[attr-defined,assignment]  # a PONG's time
     registry = RoomRegistry(clock)
     for key, rate in ROOMS:
+        game = OwnArena if key == "own" else Arena
         registry.define(
-            f"arena-{key}", Arena, filter_by=("roomKey",), max_clients=6, patch_rate=rate
+            f"arena-{key}", game, filter_by=("roomKey",), max_clients=6, patch_rate=rate
         )
     settings = Settings(games=[], max_frame_size=256)
     server = ServerState(settings=settings, clock=clock, registry=registry)
@@ -136,15 +152,24 @@ async def run(seed: int, ticks: int) -> list[str]:
             peer: Any = session
             if roll < 0.55:  # the hot path, now and then with a seq of a wider width
                 seqs[index] += rng.choice([1, 1, 1, 1, 100, 70_000, 5_000_000_000])
+                if rng.random() < 0.05:  # or exactly on a width's edge
+                    seqs[index] = max([seqs[index], *(e for e in SEQ_EDGES if e > seqs[index])][:2])
                 payload = {"dx": rng.uniform(-1, 1), "dy": rng.choice([0, 1, -1, 0.5])}
                 peer.on_ws_frame(socket, message(session, Input(seqs[index], payload)))
             elif roll < 0.6:  # an old or repeated input
                 old = max(1, seqs[index] - rng.randint(0, 2))
                 peer.on_ws_frame(socket, message(session, Input(old, {"dx": 1})))
-            elif roll < 0.65:
+            elif roll < 0.65:  # an ACK: of the last state, of an older one, or of every width
                 client = session.client
                 tick_seen = client.sent_tick if client is not None else 0
-                peer.on_ws_frame(socket, message(session, Ack(max(tick_seen, 0))))
+                tick_acked = rng.choice([max(tick_seen, 0), 0, 1, 70_000, 2**33])
+                peer.on_ws_frame(socket, message(session, Ack(tick_acked)))
+            elif roll < 0.66 and not session.connection.is_json:  # a frame over three messages
+                # INPUT [4, [seq, nil], nil]: the middle message alone reads as INPUT [seq, nil],
+                # but the decoder holds the frame's start, so it is not one
+                peer.on_ws_frame(socket, frame(bytes((0x04, 0x93))))
+                peer.on_ws_frame(socket, frame(encode(Input(seqs[index] + 1, None))))
+                peer.on_ws_frame(socket, frame(b"\xc0"))
             elif roll < 0.7:
                 peer.on_ws_frame(socket, message(session, Ping(1.0)))
             elif roll < 0.701:  # bad bytes: the connection closes
@@ -194,6 +219,10 @@ async def run(seed: int, ticks: int) -> list[str]:
     for room_id in sorted(registry.rooms):
         room = registry._rooms[room_id].room
         stats = room.stats
+        if isinstance(room, OwnArena):
+            out.append(
+                f"own inputs={getattr(room, 'user_inputs', 0)} acks={getattr(room, 'user_acks', 0)}"
+            )
         out.append(
             f"room ticks={stats.ticks} coalesced={stats.frames_coalesced} errors={stats.errors}"
             f" dropped={stats.inputs_dropped} published={room.published_tick}"

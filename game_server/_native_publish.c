@@ -1,0 +1,393 @@
+/* game_server._native's publish(room): Room._publish with FastSession.wake's state frame
+ * inlined (see _native.c for the rules every function here follows). */
+#include "_native.h"
+
+/* Slot caches: Client, StateTracker and StateFrame are slotted. */
+static tr_slot c_sink, c_status, c_connection, c_room, c_sent_tick, c_last_input_seq, w_sent_tick,
+    w_pending_frames, t_tick, f_tick, f_prefix, f_body;
+
+/* StateFrame.for_member(last_seq): the frame's prefix, last_seq in msgpack, the shared body. */
+static PyObject *
+for_member(PyObject *frame, PyObject *last_seq)
+{
+    PyObject *prefix, *body, *result = NULL;
+    unsigned char head[9];
+    Py_ssize_t width;
+    int overflow;
+    long long seq = PyLong_CheckExact(last_seq) ? PyLong_AsLongLongAndOverflow(last_seq, &overflow)
+                                                : -1;
+    if (seq == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (seq < 0 || (unsigned long long)seq > 0xffffffffULL || /* what the C does not pack */
+        (PyObject *)Py_TYPE(frame) != state_frame_type) {          /* or a subclass's own */
+        return PyObject_CallMethodOneArg(frame, s_for_member, last_seq);
+    }
+    if (seq < 128) { /* msgpack: a positive fixint, else uint 8 / 16 / 32 */
+        head[0] = (unsigned char)seq;
+        width = 1;
+    }
+    else if (seq <= 0xff) {
+        head[0] = 0xcc;
+        head[1] = (unsigned char)seq;
+        width = 2;
+    }
+    else if (seq <= 0xffff) {
+        head[0] = 0xcd;
+        head[1] = (unsigned char)(seq >> 8);
+        head[2] = (unsigned char)seq;
+        width = 3;
+    }
+    else {
+        head[0] = 0xce;
+        head[1] = (unsigned char)(seq >> 24);
+        head[2] = (unsigned char)(seq >> 16);
+        head[3] = (unsigned char)(seq >> 8);
+        head[4] = (unsigned char)seq;
+        width = 5;
+    }
+    prefix = tr_slot_get(frame, s_prefix, &f_prefix);
+    body = prefix == NULL ? NULL : tr_slot_get(frame, s_body, &f_body);
+    if (body != NULL && PyBytes_CheckExact(prefix) && PyBytes_CheckExact(body)) {
+        Py_ssize_t a = PyBytes_GET_SIZE(prefix), b = PyBytes_GET_SIZE(body);
+        result = PyBytes_FromStringAndSize(NULL, a + width + b);
+        if (result != NULL) {
+            char *out = PyBytes_AS_STRING(result);
+            memcpy(out, PyBytes_AS_STRING(prefix), a);
+            memcpy(out + a, head, width);
+            memcpy(out + a + width, PyBytes_AS_STRING(body), b);
+        }
+    }
+    else if (body != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a state frame's prefix and body must be bytes");
+    }
+    Py_XDECREF(prefix);
+    Py_XDECREF(body);
+    return result;
+}
+
+/* FastSession.wake's checks before it writes: 1 when its transport can take a frame now (then
+ * *transport is set), 0 when wake() would do something else, -1 with an exception set. */
+static int
+writable(PyObject *sink, PyObject **transport)
+{
+    int truth = attr_true(sink, s_flushing); /* wake() only notes it: run wake() */
+    if (truth != 0) {
+        return truth < 0 ? -1 : 0;
+    }
+    *transport = PyObject_GetAttr(sink, s_transport);
+    if (*transport == NULL) {
+        return -1;
+    }
+    if (*transport == Py_None || (truth = attr_true(sink, s_paused)) != 0 ||
+        (truth = attr_true(*transport, s_is_close_frame_sent)) != 0) {
+        truth = *transport == Py_None ? 0 : truth < 0 ? -1 : 0;
+        Py_CLEAR(*transport);
+        return truth;
+    }
+    return 1;
+}
+
+/* The member's state frame, when FastSession.wake (inside its try) would write it and nothing
+ * else: 1 with *data and *tick set, 0 when anything else applies (then the caller runs
+ * sink.wake(), which finds the same), or -1 with an exception set. Nothing is changed here. */
+static int
+fast_frame(PyObject *client, PyObject *sink, PyObject *room, long long published,
+           PyObject **data, PyObject **tick_out)
+{
+    PyObject *conn = NULL, *other = NULL, *frames = NULL, *frame = NULL, *key = NULL,
+             *tracker = NULL, *value;
+    long long sent, frames_tick, tracker_tick, frame_tick, patch_rate;
+    int truth, result = -1;
+
+    other = PyObject_GetAttr(sink, s_client);
+    conn = PyObject_GetAttr(sink, s_connection);
+    if (other == NULL || conn == NULL) {
+        goto done;
+    }
+    value = tr_slot_get(client, s_connection, &c_connection);
+    if (value == NULL) {
+        goto done;
+    }
+    Py_DECREF(value); /* only its identity is compared */
+    if (other != client || value != conn || conn == Py_None) {
+        result = 0;
+        goto done;
+    }
+    /* Client.state_to_send: the room is this one, a newer tick, a joined connection */
+    value = tr_slot_get(client, s_room, &c_room);
+    if (value == NULL) {
+        goto done;
+    }
+    Py_DECREF(value);
+    if (value != room || as_long_long(tr_slot_get(client, s_sent_tick, &c_sent_tick), &sent) < 0) {
+        result = value != room ? 0 : -1;
+        goto done;
+    }
+    if (published <= sent) {
+        result = 0;
+        goto done;
+    }
+    value = PyObject_GetAttr(conn, s_state);
+    if (value == NULL) {
+        goto done;
+    }
+    Py_DECREF(value);
+    if (value != conn_joined) {
+        result = 0;
+        goto done;
+    }
+    /* the room's shared frame for this baseline, when it is built already */
+    tracker = PyObject_GetAttr(room, s_tracker);
+    if (tracker == NULL ||
+        as_long_long(PyObject_GetAttr(room, s_frames_tick), &frames_tick) < 0 ||
+        as_long_long(tr_slot_get(tracker, s_tick, &t_tick), &tracker_tick) < 0) {
+        goto done;
+    }
+    if (frames_tick != tracker_tick) {
+        result = 0;
+        goto done;
+    }
+    frames = PyObject_GetAttr(room, s_frames);
+    key = PyLong_FromLongLong(sent);
+    if (frames == NULL || key == NULL) {
+        goto done;
+    }
+    if (!PyDict_CheckExact(frames)) {
+        result = 0;
+        goto done;
+    }
+    frame = PyDict_GetItemWithError(frames, key);
+    if (frame == NULL) {
+        result = PyErr_Occurred() ? -1 : 0; /* not built yet: wake() builds it */
+        goto done;
+    }
+    Py_INCREF(frame);
+    if (as_long_long(tr_slot_get(frame, s_tick, &f_tick), &frame_tick) < 0) {
+        goto done;
+    }
+    if (sent >= 0) { /* ticks folded into this frame are counted by the Python path */
+        if (as_long_long(PyObject_GetAttr(room, s_patch_rate), &patch_rate) < 0) {
+            goto done;
+        }
+        if (patch_rate <= 0 || (frame_tick - sent) / patch_rate - 1 > 0) {
+            result = 0;
+            goto done;
+        }
+    }
+    /* Connection.state_to_send: a binary server connection with nothing queued */
+    if ((truth = attr_true(conn, s_binary_server)) <= 0) {
+        result = truth;
+        goto done;
+    }
+    value = PyObject_GetAttr(conn, s_outgoing);
+    if (value == NULL) {
+        goto done;
+    }
+    truth = PyList_CheckExact(value) && PyList_GET_SIZE(value) == 0;
+    Py_DECREF(value);
+    if (!truth) {
+        result = 0;
+        goto done;
+    }
+    value = tr_slot_get(client, s_last_input_seq, &c_last_input_seq);
+    if (value == NULL) {
+        goto done;
+    }
+    *data = for_member(frame, value);
+    Py_DECREF(value);
+    if (*data == NULL) {
+        goto done;
+    }
+    *tick_out = tr_slot_get(frame, s_tick, &f_tick);
+    if (*tick_out == NULL) {
+        Py_CLEAR(*data);
+        goto done;
+    }
+    result = 1;
+done:
+    Py_XDECREF(other);
+    Py_XDECREF(conn);
+    Py_XDECREF(tracker);
+    Py_XDECREF(frames);
+    Py_XDECREF(key);
+    Py_XDECREF(frame);
+    return result;
+}
+
+/* FastSession._write_failed(transport, exc) with the exception that is set (wake()'s
+ * `except Exception`; anything else, a KeyboardInterrupt say, goes on up as it would). */
+static int
+write_failed(PyObject *sink, PyObject *transport)
+{
+    PyObject *exception, *result;
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return -1;
+    }
+    exception = take_exception();
+    result = PyObject_CallMethodObjArgs(sink, s_write_failed, transport,
+                                        exception != NULL ? exception : Py_None, NULL);
+    Py_XDECREF(exception);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+/* Add `amount` to metrics.<name>. */
+static int
+add_count(PyObject *metrics, PyObject *name, long long amount)
+{
+    PyObject *value, *sum, *delta;
+    int failed;
+    if (amount == 0) {
+        return 0;
+    }
+    value = PyObject_GetAttr(metrics, name);
+    if (value == NULL) {
+        return -1;
+    }
+    delta = PyLong_FromLongLong(amount);
+    sum = delta == NULL ? NULL : PyNumber_Add(value, delta);
+    Py_DECREF(value);
+    Py_XDECREF(delta);
+    if (sum == NULL) {
+        return -1;
+    }
+    failed = PyObject_SetAttr(metrics, name, sum);
+    Py_DECREF(sum);
+    return failed;
+}
+
+/* One joined member with a sink: its state frame written here, or sink.wake(). */
+static int
+publish_member(PyObject *client, PyObject *sink, PyObject *room, long long published,
+               long long *frames, long long *bytes)
+{
+    PyObject *data = NULL, *transport = NULL, *tick = NULL, *sent;
+    int fast;
+    if ((PyObject *)Py_TYPE(sink) != fast_session_type) {
+        return call_method0(sink, s_wake);
+    }
+    fast = writable(sink, &transport);
+    if (fast <= 0) {
+        return fast < 0 ? -1 : call_method0(sink, s_wake);
+    }
+    fast = fast_frame(client, sink, room, published, &data, &tick);
+    if (fast <= 0) {
+        fast = fast < 0 ? write_failed(sink, transport) : call_method0(sink, s_wake);
+        Py_DECREF(transport);
+        return fast;
+    }
+    /* as Client.state_to_send: the baseline moves once the frame is encoded */
+    if (tr_slot_set(client, s_sent_tick, tick, &w_sent_tick) < 0 ||
+        tr_slot_set(client, s_pending_frames, zero, &w_pending_frames) < 0) {
+        fast = write_failed(sink, transport) < 0 ? -1 : 1;
+    }
+    else {
+        /* transport.send never re-enters the session (pause_writing only sets a flag), so
+         * wake()'s _flushing guard has nothing to guard here. */
+        PyObject *args[3] = {transport, binary_kind, data};
+        sent = PyObject_VectorcallMethod(s_send, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (sent == NULL) {
+            fast = write_failed(sink, transport) < 0 ? -1 : 1;
+        }
+        else {
+            Py_DECREF(sent);
+            *frames += 1;
+            *bytes += PyBytes_GET_SIZE(data);
+        }
+    }
+    Py_DECREF(data);
+    Py_DECREF(transport);
+    Py_DECREF(tick);
+    return fast < 0 ? -1 : 0;
+}
+
+PyObject *
+gs_publish(PyObject *module, PyObject *room)
+{
+    PyObject *tracker, *tick, *clients, *key, *client, *server = NULL, *metrics = NULL;
+    Py_ssize_t pos = 0, size, remaining;
+    long long published, frames = 0, bytes = 0;
+    int failed = 0;
+    if (!configured()) {
+        return NULL;
+    }
+    tracker = PyObject_GetAttr(room, s_tracker);
+    if (tracker == NULL) {
+        return NULL;
+    }
+    tick = tr_slot_get(tracker, s_tick, &t_tick);
+    Py_DECREF(tracker);
+    if (tick == NULL) {
+        return NULL;
+    }
+    published = PyLong_AsLongLong(tick);
+    if ((published == -1 && PyErr_Occurred()) ||
+        PyObject_SetAttr(room, s_published_tick, tick) < 0) {
+        Py_DECREF(tick);
+        return NULL;
+    }
+    Py_DECREF(tick);
+    clients = PyObject_GetAttr(room, s_clients);
+    if (clients == NULL) {
+        return NULL;
+    }
+    if (!PyDict_CheckExact(clients)) {
+        Py_DECREF(clients);
+        PyErr_SetString(PyExc_TypeError, "room.clients must be a dict");
+        return NULL;
+    }
+    size = remaining = PyDict_GET_SIZE(clients);
+    while (!failed && PyDict_Next(clients, &pos, &key, &client)) {
+        PyObject *sink, *status;
+        if (remaining-- == 0) { /* as the dict's own iterator: one member too many */
+            PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
+            failed = 1;
+            break;
+        }
+        Py_INCREF(client);
+        sink = tr_slot_get(client, s_sink, &c_sink);
+        status = sink == NULL ? NULL : tr_slot_get(client, s_status, &c_status);
+        if (status == NULL) {
+            failed = 1;
+        }
+        else if (sink != Py_None && status == client_joined) {
+            if ((PyObject *)Py_TYPE(sink) == fast_session_type && server == NULL) {
+                server = PyObject_GetAttr(sink, s_server); /* the metrics, once per publish */
+                metrics = server == NULL ? NULL : PyObject_GetAttr(server, s_metrics);
+                failed = metrics == NULL;
+            }
+            if (!failed) {
+                failed = publish_member(client, sink, room, published, &frames, &bytes) < 0;
+            }
+            if (!failed && PyDict_GET_SIZE(clients) != size) { /* as the dict's iterator does */
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+                failed = 1;
+            }
+        }
+        Py_XDECREF(sink);
+        Py_XDECREF(status);
+        Py_DECREF(client);
+    }
+    Py_DECREF(clients);
+    if (metrics != NULL && (frames || bytes)) { /* wake() counts each frame: the same sums */
+        PyObject *exception = failed ? take_exception() : NULL;
+        if (add_count(metrics, s_frames_out, frames) < 0 ||
+            add_count(metrics, s_bytes_out, bytes) < 0) {
+            failed = 1;
+            Py_XDECREF(exception);
+        }
+        else if (exception != NULL) {
+            restore_exception(exception);
+        }
+    }
+    Py_XDECREF(metrics);
+    Py_XDECREF(server);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
