@@ -19,18 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.native import pure_python_forced
+from protocol.native import load_extension
 
 
 def _load_native() -> Any:
-    """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
-    if pure_python_forced():
-        return None
-    try:
-        from game_server import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it
-    except ImportError:  # a source tree nobody installed, or a failed build
-        return None
-    return _native
+    """``game_server._native``, or None (see ``protocol.native.load_extension``)."""
+    return load_extension("game_server._native")
 
 
 native: Any = _load_native()

@@ -145,27 +145,23 @@ class Connection:
         while joined: returns its ``(seq, payload)`` (an INPUT changes no state, so nothing else
         is recorded and no event is queued). Returns None for anything else: then feed ``data``
         to ``receive_data``, which accepts or refuses it as it always does."""
-        decoder = self._decoder
-        if (
-            self.state is not _JOINED
-            or not self._binary_server
-            or decoder._fed != decoder._frame_start  # decoder.buffered, without the call
-        ):
-            return None
-        return decode_input(data)
+        return decode_input(data) if self._whole_frames() else None
 
     def receive_ack(self, data: bytes) -> int | None:
         """The server's fast path for one WebSocket message holding exactly one ACK while
         joined: returns its tick (an ACK changes no state: nothing is recorded). None for
         anything else: then feed ``data`` to ``receive_data`` (see ``receive_input``)."""
+        return decode_ack(data) if self._whole_frames() else None
+
+    def _whole_frames(self) -> bool:
+        """Whether the next message holds whole frames of its own, for the fast paths: a
+        joined server on msgpack with nothing buffered."""
         decoder = self._decoder
-        if (
-            self.state is not _JOINED
-            or not self._binary_server
-            or decoder._fed != decoder._frame_start  # decoder.buffered, without the call
-        ):
-            return None
-        return decode_ack(data)
+        return (
+            self.state is _JOINED
+            and self._binary_server
+            and decoder._fed == decoder._frame_start  # not decoder.buffered, without the call
+        )
 
     def _receive_binary(self, data: bytes) -> None:
         # Frames decoded before a bad frame pass through the transition table like any other:

@@ -18,6 +18,7 @@ Must never: hold protocol logic of its own.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -28,15 +29,20 @@ def pure_python_forced() -> bool:
     return os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
 
 
-def _load_native() -> Any:
-    """The C module, or None when it is not built or ``TICKROOM_PURE_PYTHON`` is set."""
+def load_extension(name: str) -> Any:
+    """The C module ``name`` (built by setup.py), or None when it is not built or
+    ``TICKROOM_PURE_PYTHON`` is set."""
     if pure_python_forced():
         return None
     try:
-        from protocol import _native  # type: ignore[attr-defined]  # noqa: PLC0415  # setup.py builds it
+        return importlib.import_module(name)
     except ImportError:  # a source tree nobody installed, or a failed build
         return None
-    return _native
+
+
+def _load_native() -> Any:
+    """``protocol._native``, or None (see ``load_extension``)."""
+    return load_extension("protocol._native")
 
 
 native: Any = _load_native()
