@@ -356,7 +356,8 @@ gs_publish(PyObject *module, PyObject *room)
         }
         else if (sink != Py_None && status == client_joined) {
             if ((PyObject *)Py_TYPE(sink) == fast_session_type && server == NULL) {
-                server = PyObject_GetAttr(sink, s_server); /* the metrics, once per publish */
+                /* the metrics, once per publish: a process's sessions share its one server */
+                server = PyObject_GetAttr(sink, s_server);
                 metrics = server == NULL ? NULL : PyObject_GetAttr(server, s_metrics);
                 failed = metrics == NULL;
             }
