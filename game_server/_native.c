@@ -44,7 +44,8 @@ PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_status,
     *s_max_frame_size, *s_too_big, *s_decoder, *s_fed, *s_frame_start, *s_take_input, *s_role,
     *s_received_seq, *s_queued, *s_max_input_backlog, *s_events, *s_append, *s_input,
     *s_receive_message, *s_msg_type, *s_fin, *s_binary_only, *s_fragments,
-    *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick, *s_take_ack;
+    *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick, *s_take_ack,
+    *s_take;
 
 
 /* The exception being raised, taken (a new reference, normalised, its traceback attached),
@@ -253,6 +254,7 @@ PyInit__native(void)
     INTERN(s_for_member, "for_member");
     INTERN(s_acked_tick, "acked_tick");
     INTERN(s_take_ack, "_take_ack");
+    INTERN(s_take, "take");
 #undef INTERN
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);

@@ -88,16 +88,46 @@ writable(PyObject *sink, PyObject **transport)
     return 1;
 }
 
+/* What fast_frame needs of the room: read once per publish, and again after any call into
+ * Python (a member's wake() builds the room's shared frame for its baseline). */
+typedef struct {
+    PyObject *room;
+    long long published; /* the tracker's tick, which publish() set as published_tick */
+    PyObject *frames;    /* room._frames when it holds this tick's frames, else NULL */
+    long long patch_rate;
+} room_view;
+
+/* (Re)read `view` from its room: 0, or -1 with an exception set. */
+static int
+read_room(room_view *view)
+{
+    long long frames_tick;
+    Py_CLEAR(view->frames);
+    if (as_long_long(PyObject_GetAttr(view->room, s_frames_tick), &frames_tick) < 0 ||
+        as_long_long(PyObject_GetAttr(view->room, s_patch_rate), &view->patch_rate) < 0) {
+        return -1;
+    }
+    if (frames_tick == view->published) { /* Room._state_frame's cache is this tick's */
+        view->frames = PyObject_GetAttr(view->room, s_frames);
+        if (view->frames == NULL) {
+            return -1;
+        }
+        if (!PyDict_CheckExact(view->frames)) {
+            Py_CLEAR(view->frames);
+        }
+    }
+    return 0;
+}
+
 /* The member's state frame, when FastSession.wake (inside its try) would write it and nothing
  * else: 1 with *data and *tick set, 0 when anything else applies (then the caller runs
  * sink.wake(), which finds the same), or -1 with an exception set. Nothing is changed here. */
 static int
-fast_frame(PyObject *client, PyObject *sink, PyObject *room, long long published,
-           PyObject **data, PyObject **tick_out)
+fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **data,
+           PyObject **tick_out)
 {
-    PyObject *conn = NULL, *other = NULL, *frames = NULL, *frame = NULL, *key = NULL,
-             *tracker = NULL, *value;
-    long long sent, frames_tick, tracker_tick, frame_tick, patch_rate;
+    PyObject *conn = NULL, *other = NULL, *frame = NULL, *key = NULL, *tick = NULL, *value;
+    long long sent, frame_tick;
     int truth, result = -1;
 
     other = PyObject_GetAttr(sink, s_client);
@@ -120,11 +150,12 @@ fast_frame(PyObject *client, PyObject *sink, PyObject *room, long long published
         goto done;
     }
     Py_DECREF(value);
-    if (value != room || as_long_long(tr_slot_get(client, s_sent_tick, &c_sent_tick), &sent) < 0) {
-        result = value != room ? 0 : -1;
+    if (value != view->room ||
+        as_long_long(tr_slot_get(client, s_sent_tick, &c_sent_tick), &sent) < 0) {
+        result = value != view->room ? 0 : -1;
         goto done;
     }
-    if (published <= sent) {
+    if (view->published <= sent) {
         result = 0;
         goto done;
     }
@@ -138,39 +169,30 @@ fast_frame(PyObject *client, PyObject *sink, PyObject *room, long long published
         goto done;
     }
     /* the room's shared frame for this baseline, when it is built already */
-    tracker = PyObject_GetAttr(room, s_tracker);
-    if (tracker == NULL ||
-        as_long_long(PyObject_GetAttr(room, s_frames_tick), &frames_tick) < 0 ||
-        as_long_long(tr_slot_get(tracker, s_tick, &t_tick), &tracker_tick) < 0) {
-        goto done;
-    }
-    if (frames_tick != tracker_tick) {
+    if (view->frames == NULL) {
         result = 0;
         goto done;
     }
-    frames = PyObject_GetAttr(room, s_frames);
     key = PyLong_FromLongLong(sent);
-    if (frames == NULL || key == NULL) {
+    if (key == NULL) {
         goto done;
     }
-    if (!PyDict_CheckExact(frames)) {
-        result = 0;
-        goto done;
-    }
-    frame = PyDict_GetItemWithError(frames, key);
+    frame = PyDict_GetItemWithError(view->frames, key);
     if (frame == NULL) {
         result = PyErr_Occurred() ? -1 : 0; /* not built yet: wake() builds it */
         goto done;
     }
     Py_INCREF(frame);
-    if (as_long_long(tr_slot_get(frame, s_tick, &f_tick), &frame_tick) < 0) {
+    tick = tr_slot_get(frame, s_tick, &f_tick);
+    if (tick == NULL) {
+        goto done;
+    }
+    frame_tick = PyLong_AsLongLong(tick);
+    if (frame_tick == -1 && PyErr_Occurred()) {
         goto done;
     }
     if (sent >= 0) { /* ticks folded into this frame are counted by the Python path */
-        if (as_long_long(PyObject_GetAttr(room, s_patch_rate), &patch_rate) < 0) {
-            goto done;
-        }
-        if (patch_rate <= 0 || (frame_tick - sent) / patch_rate - 1 > 0) {
+        if (view->patch_rate <= 0 || (frame_tick - sent) / view->patch_rate - 1 > 0) {
             result = 0;
             goto done;
         }
@@ -199,19 +221,14 @@ fast_frame(PyObject *client, PyObject *sink, PyObject *room, long long published
     if (*data == NULL) {
         goto done;
     }
-    *tick_out = tr_slot_get(frame, s_tick, &f_tick);
-    if (*tick_out == NULL) {
-        Py_CLEAR(*data);
-        goto done;
-    }
+    *tick_out = Py_NewRef(tick);
     result = 1;
 done:
     Py_XDECREF(other);
     Py_XDECREF(conn);
-    Py_XDECREF(tracker);
-    Py_XDECREF(frames);
     Py_XDECREF(key);
     Py_XDECREF(frame);
+    Py_XDECREF(tick);
     return result;
 }
 
@@ -260,30 +277,42 @@ add_count(PyObject *metrics, PyObject *name, long long amount)
     return failed;
 }
 
+/* sink.wake(), then the room read again: 0, or -1 with an exception set. */
+static int
+wake(PyObject *sink, room_view *view)
+{
+    return call_method0(sink, s_wake) < 0 ? -1 : read_room(view);
+}
+
 /* One joined member with a sink: its state frame written here, or sink.wake(). */
 static int
-publish_member(PyObject *client, PyObject *sink, PyObject *room, long long published,
-               long long *frames, long long *bytes)
+publish_member(PyObject *client, PyObject *sink, room_view *view, long long *frames,
+               long long *bytes)
 {
     PyObject *data = NULL, *transport = NULL, *tick = NULL, *sent;
     int fast;
     if ((PyObject *)Py_TYPE(sink) != fast_session_type) {
-        return call_method0(sink, s_wake);
+        return wake(sink, view);
     }
     fast = writable(sink, &transport);
     if (fast <= 0) {
-        return fast < 0 ? -1 : call_method0(sink, s_wake);
+        return fast < 0 ? -1 : wake(sink, view);
     }
-    fast = fast_frame(client, sink, room, published, &data, &tick);
+    fast = fast_frame(client, sink, view, &data, &tick);
     if (fast <= 0) {
-        fast = fast < 0 ? write_failed(sink, transport) : call_method0(sink, s_wake);
+        if (fast < 0) { /* an error inside wake()'s try: what its except does */
+            fast = write_failed(sink, transport) < 0 || read_room(view) < 0 ? -1 : 0;
+        }
+        else {
+            fast = wake(sink, view);
+        }
         Py_DECREF(transport);
         return fast;
     }
     /* as Client.state_to_send: the baseline moves once the frame is encoded */
     if (tr_slot_set(client, s_sent_tick, tick, &w_sent_tick) < 0 ||
         tr_slot_set(client, s_pending_frames, zero, &w_pending_frames) < 0) {
-        fast = write_failed(sink, transport) < 0 ? -1 : 1;
+        fast = write_failed(sink, transport) < 0 || read_room(view) < 0 ? -1 : 1;
     }
     else {
         /* transport.send never re-enters the session (pause_writing only sets a flag), so
@@ -291,7 +320,7 @@ publish_member(PyObject *client, PyObject *sink, PyObject *room, long long publi
         PyObject *args[3] = {transport, binary_kind, data};
         sent = PyObject_VectorcallMethod(s_send, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
         if (sent == NULL) {
-            fast = write_failed(sink, transport) < 0 ? -1 : 1;
+            fast = write_failed(sink, transport) < 0 || read_room(view) < 0 ? -1 : 1;
         }
         else {
             Py_DECREF(sent);
@@ -312,6 +341,7 @@ gs_publish(PyObject *module, PyObject *room)
     Py_ssize_t pos = 0, size, remaining;
     long long published, frames = 0, bytes = 0;
     int failed = 0;
+    room_view view = {room, 0, NULL, 0};
     if (!configured()) {
         return NULL;
     }
@@ -331,12 +361,19 @@ gs_publish(PyObject *module, PyObject *room)
         return NULL;
     }
     Py_DECREF(tick);
+    view.published = published;
+    if (read_room(&view) < 0) {
+        Py_XDECREF(view.frames);
+        return NULL;
+    }
     clients = PyObject_GetAttr(room, s_clients);
     if (clients == NULL) {
+        Py_XDECREF(view.frames);
         return NULL;
     }
     if (!PyDict_CheckExact(clients)) {
         Py_DECREF(clients);
+        Py_XDECREF(view.frames);
         PyErr_SetString(PyExc_TypeError, "room.clients must be a dict");
         return NULL;
     }
@@ -362,7 +399,7 @@ gs_publish(PyObject *module, PyObject *room)
                 failed = metrics == NULL;
             }
             if (!failed) {
-                failed = publish_member(client, sink, room, published, &frames, &bytes) < 0;
+                failed = publish_member(client, sink, &view, &frames, &bytes) < 0;
             }
             if (!failed && PyDict_GET_SIZE(clients) != size) { /* as the dict's iterator does */
                 PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
@@ -387,6 +424,7 @@ gs_publish(PyObject *module, PyObject *room)
     }
     Py_XDECREF(metrics);
     Py_XDECREF(server);
+    Py_XDECREF(view.frames);
     if (failed) {
         return NULL;
     }

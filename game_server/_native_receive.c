@@ -109,8 +109,8 @@ take_ack(PyObject *client, PyObject *tick)
     return tr_slot_set(client, s_acked_tick, tick, &w_acked_tick);
 }
 
-/* bucket.tokens = min-like(burst, tokens + (now - stamp) * rate) - 1.0; bucket.stamp = now, as
- * EdgeSession.receive spends a token. Returns the balance (a new reference) or NULL. */
+/* TokenBucket.take(now): the balance after spending a token (a new reference), or NULL. The
+ * real case, all floats, is here; any other numbers go to the method itself. */
 static PyObject *
 spend_token(PyObject *bucket, PyObject *now)
 {
@@ -122,26 +122,16 @@ spend_token(PyObject *bucket, PyObject *now)
     if (burst == NULL) {
         goto done;
     }
-    if (PyFloat_CheckExact(now) && PyFloat_CheckExact(tokens) && PyFloat_CheckExact(stamp) &&
-        PyFloat_CheckExact(rate) && PyFloat_CheckExact(burst)) { /* the real case: all floats */
+    if (!(PyFloat_CheckExact(now) && PyFloat_CheckExact(tokens) && PyFloat_CheckExact(stamp) &&
+          PyFloat_CheckExact(rate) && PyFloat_CheckExact(burst))) {
+        balance = PyObject_CallMethodOneArg(bucket, s_take, now);
+        goto done;
+    }
+    {
         double sum = PyFloat_AS_DOUBLE(tokens) +
                      (PyFloat_AS_DOUBLE(now) - PyFloat_AS_DOUBLE(stamp)) * PyFloat_AS_DOUBLE(rate);
         double cap = PyFloat_AS_DOUBLE(burst);
         balance = PyFloat_FromDouble((sum < cap ? sum : cap) - 1.0);
-    }
-    else { /* any other numbers: the same expression, through Python's arithmetic */
-        PyObject *elapsed = PyNumber_Subtract(now, stamp), *gained = NULL, *sum = NULL;
-        PyObject *one = NULL;
-        int less;
-        gained = elapsed == NULL ? NULL : PyNumber_Multiply(elapsed, rate);
-        sum = gained == NULL ? NULL : PyNumber_Add(tokens, gained);
-        less = sum == NULL ? -1 : PyObject_RichCompareBool(sum, burst, Py_LT);
-        one = less < 0 ? NULL : PyFloat_FromDouble(1.0);
-        balance = one == NULL ? NULL : PyNumber_Subtract(less ? sum : burst, one);
-        Py_XDECREF(elapsed);
-        Py_XDECREF(gained);
-        Py_XDECREF(sum);
-        Py_XDECREF(one);
     }
     if (balance != NULL && (tr_slot_set(bucket, s_tokens, balance, &w_tokens) < 0 ||
                             tr_slot_set(bucket, s_stamp, now, &w_stamp) < 0)) {

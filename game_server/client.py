@@ -41,10 +41,6 @@ class ClientStatus(enum.Enum):
     LEFT = "left"
 
 
-_JOINED = ClientStatus.JOINED
-_CONN_JOINED = ConnectionState.JOINED
-
-
 class ClientSink(Protocol):
     """The transport's side of a member: told when there is something to write."""
 
@@ -177,22 +173,11 @@ class Client:
 
         The publishing fast path: one call per member per tick instead of a drain."""
         conn = self.connection
-        room = self.room
-        sent = self.sent_tick
-        if (  # _due_frame, inlined: this runs for every member on every tick
-            conn is None
-            or room.published_tick <= sent
-            or self.status is not _JOINED
-            or conn.state is not _CONN_JOINED
-        ):
+        if conn is None:
             return None
-        frame = room._frames.get(sent) if room._frames_tick == room._tracker.tick else None
+        frame = self._due_frame(conn)
         if frame is None:
-            frame = room._state_frame(sent)
-        if sent >= 0:
-            skipped = (frame.tick - sent) // room.patch_rate - 1
-            if skipped > 0:
-                room.stats.frames_coalesced += skipped
+            return None
         data = conn.state_to_send(frame, self.last_input_seq)
         self.sent_tick = frame.tick  # only once the frame is encoded
         if data is not None:

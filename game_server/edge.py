@@ -53,9 +53,8 @@ _IN_ROOM = frozenset({Input, Ack, AppMessage, Request, Ping, Pong, Leave})
 
 
 class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up. ``EdgeSession.receive`` spends
-    one per message (inline: it runs for every message) and reads the balance (negative: over
-    the limit)."""
+    """``rate`` tokens per second, at most ``burst`` saved up. ``take()`` spends one and returns
+    the balance (negative: over the limit)."""
 
     __slots__ = ("burst", "rate", "stamp", "tokens")
 
@@ -64,6 +63,13 @@ class TokenBucket:
         self.burst = burst
         self.tokens = burst
         self.stamp = now
+
+    def take(self, now: float) -> float:
+        """Spend one token at ``now``; returns what is left."""
+        tokens = self.tokens + (now - self.stamp) * self.rate
+        self.tokens = (tokens if tokens < self.burst else self.burst) - 1.0
+        self.stamp = now
+        return self.tokens
 
 
 def choose_subprotocol(offered: Iterable[str]) -> str | None:
@@ -125,18 +131,15 @@ class EdgeSession:
     def receive(self, data: bytes | str) -> None:
         """Handle one WebSocket message from the peer.
 
-        ``game_server._native.receive`` is this method in C, check for check, for the fast
-        socket's hot path; it calls the methods below for everything but a joined player's
-        INPUT or ACK (see game_server/native.py)."""
+        ``game_server._native.receive_frame`` is this method in C (behind
+        ``FastSession.on_ws_frame``), check for check; it calls the methods below for everything
+        but a joined player's INPUT or ACK (see game_server/native.py)."""
         conn = self.connection
         now = self._now()
         self.last_seen = now
         if conn.state is _CLOSED:
             return
-        bucket = self._bucket  # spend a token (inline: this runs for every message)
-        tokens = bucket.tokens + (now - bucket.stamp) * bucket.rate
-        bucket.tokens = balance = (tokens if tokens < bucket.burst else bucket.burst) - 1.0
-        bucket.stamp = now
+        balance = self._bucket.take(now)
         if balance < 0.0:
             self._over_rate(balance, now)  # the message is dropped
             return

@@ -103,13 +103,7 @@ class FastSession(EdgeSession, WSListener):
             if client is not None and client.connection is self.connection:
                 data = client.state_to_send()  # the hot path: a member's state frame, alone
                 if data is not None:
-                    if type(data) is bytes:  # _write, inlined on the hot path
-                        transport.send(_BINARY, data)
-                        metrics = self.server.metrics
-                        metrics.frames_out += 1
-                        metrics.bytes_out += len(data)
-                    else:
-                        self._write(transport, data)
+                    self._write(transport, data)
                     if not self._again:
                         return
             again = True

@@ -4,13 +4,13 @@ per-client paths.
 - ``publish(room)``: ``Room._publish`` with ``FastSession.wake``'s state-frame path inlined (a
   member's frame from the room's shared one, written to its transport);
 - ``receive_frame(session, frame)``: ``FastSession.on_ws_frame`` with ``EdgeSession.receive``'s
-  INPUT path (decode, rate limit, queue) inlined.
+  path for a joined player's INPUT and ACK (rate limit, decode, queue) inlined.
 
 It is built from ``game_server/_native*.c`` by ``setup.py`` beside ``protocol._native``, and
 follows the same rules (``protocol/native.py``): the Python methods stay the definition, the C
 takes their checks in the same order and calls them for every case it does not finish, and
-``TICKROOM_PURE_PYTHON=1`` turns it off with the protocol's C code. ``fast_paths(...)``
-configures it once, from ``game_server.fastsocket``.
+``TICKROOM_PURE_PYTHON=1`` turns it off with the protocol's C code. ``configure(...)``
+hands it what it needs, once, from ``game_server.fastsocket``.
 
 Must never: hold logic of its own.
 """

@@ -483,13 +483,8 @@ class Room:
             return
         if seq <= client.received_seq:
             return  # a re-sent input already accepted (reconnection): apply once
-        if client.queued >= self.max_input_backlog:  # _queue, inlined: once per input
-            client.inputs_dropped += 1
-            self.stats.inputs_dropped += 1
-            return  # a dropped input was not accepted
-        client.queued += 1
-        self._events.append(("input", client, seq, payload))
-        client.received_seq = seq
+        if self._queue(client, ("input", client, seq, payload)):
+            client.received_seq = seq  # a dropped input was not accepted
 
     def _queue(self, client: Client, event: Event) -> bool:
         """Queue ``event`` unless ``client``'s backlog is full (then count the drop). Returns

@@ -609,27 +609,17 @@ def test_receive_ack_returns_a_lone_ack_and_records_nothing() -> None:
     assert server.events_received() == []
 
 
-def test_receive_ack_only_serves_a_joined_msgpack_server() -> None:
-    frame = encode(Ack(1))
+@pytest.mark.parametrize(
+    ("method", "frame"),
+    [("receive_input", encode(Input(1, {"dx": 1}))), ("receive_ack", encode(Ack(1)))],
+)
+def test_the_fast_paths_only_serve_a_joined_msgpack_server(method: str, frame: bytes) -> None:
     for conn in (
         connection_in(S.JOINING, Side.SERVER),
         connection_in(S.JOINED, Side.CLIENT),
         connection_in(S.JOINED, Side.SERVER, SUBPROTOCOL_JSON),
     ):
-        assert conn.receive_ack(frame) is None
+        assert getattr(conn, method)(frame) is None
     _, server = joined_pair()
     server.receive_data(encode(Ack(1))[:1])  # a frame begun and not finished
-    assert server.receive_ack(frame) is None
-
-
-def test_receive_input_only_serves_a_joined_msgpack_server() -> None:
-    frame = encode(Input(1, {"dx": 1}))
-    for conn in (
-        connection_in(S.JOINING, Side.SERVER),
-        connection_in(S.JOINED, Side.CLIENT),
-        connection_in(S.JOINED, Side.SERVER, SUBPROTOCOL_JSON),
-    ):
-        assert conn.receive_input(frame) is None
-    _, server = joined_pair()
-    server.receive_data(encode(Ack(1))[:1])  # a frame begun and not finished
-    assert server.receive_input(frame) is None
+    assert getattr(server, method)(frame) is None

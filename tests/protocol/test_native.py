@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import math
 import os
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ from protocol.messages import MAX_PAYLOAD_DEPTH
 from protocol.schema import Quantized, Schema
 
 WORKLOAD = Path(__file__).with_name("native_parity_workload.py")
-ROOT = Path(__file__).resolve().parents[2]
 PURE = os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
 
 
@@ -59,24 +58,11 @@ def test_load_native_honours_the_switch_and_a_missing_module(
     assert native._load_native() is None
 
 
-def transcript(seed: int, pure: bool) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TICKROOM_PURE_PYTHON": "1" if pure else "0"}
-    done = subprocess.run(
-        [sys.executable, str(WORKLOAD), str(seed), "150"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    lines = done.stdout.splitlines()
-    assert lines[0] == f"native={not pure}"
-    return lines[1:]
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_c_and_python_writes_give_the_same_bytes_and_refusals(seed: int) -> None:
-    native, python = transcript(seed, pure=False), transcript(seed, pure=True)
+def test_c_and_python_writes_give_the_same_bytes_and_refusals(
+    seed: int, transcript: Callable[..., list[str]]
+) -> None:
+    native, python = transcript(WORKLOAD, seed, 150, False), transcript(WORKLOAD, seed, 150, True)
     assert sum(line.startswith("refused") for line in python) > 10  # the edges were reached
     assert native == python
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ import game_server.native
 from game_server.fastsocket import FastSession
 
 WORKLOAD = Path(__file__).with_name("native_edge_workload.py")
-ROOT = Path(__file__).resolve().parents[2]
 PURE = os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
 
 
@@ -52,24 +51,11 @@ def test_load_native_honours_the_switch_and_a_missing_module(
     assert game_server.native._load_native() is None
 
 
-def transcript(seed: int, pure: bool) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TICKROOM_PURE_PYTHON": "1" if pure else "0"}
-    done = subprocess.run(
-        [sys.executable, str(WORKLOAD), str(seed), "400"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    lines = done.stdout.splitlines()
-    assert lines[0] == f"native={not pure}"
-    return lines[1:]
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_c_and_python_write_the_same_bytes_and_count_the_same(seed: int) -> None:
-    c, python = transcript(seed, pure=False), transcript(seed, pure=True)
+def test_c_and_python_write_the_same_bytes_and_count_the_same(
+    seed: int, transcript: Callable[..., list[str]]
+) -> None:
+    c, python = transcript(WORKLOAD, seed, 400, False), transcript(WORKLOAD, seed, 400, True)
     written = [line for line in python if line.startswith(("BINARY", "TEXT"))]
     assert len(written) > 500  # state frames, each member's own header included
     assert any(line.startswith("TEXT") for line in written)  # the JSON member's frames
