@@ -1,7 +1,7 @@
 """The one thing pyproject.toml cannot say: the hot paths in C. protocol._native (a tracked
 map's write, the delta renderer, the INPUT decoder; see protocol/native.py) and
 game_server._native (the fast socket's per-member state frame and its INPUT and ACK receive
-path; see game_server/native.py).
+path, a room's per-input path; see game_server/native.py).
 
 Both are optional: where no C compiler is found the build goes on without them, and the server
 runs its Python code instead (``protocol.native.NATIVE`` and ``game_server.native.NATIVE`` then
@@ -29,6 +29,7 @@ setup(
                 "game_server/_native.c",
                 "game_server/_native_publish.c",
                 "game_server/_native_receive.c",
+                "game_server/_native_tick.c",
             ],
             include_dirs=["protocol"],
             depends=["game_server/_native.h", "protocol/_native_slot.h"],

@@ -172,6 +172,12 @@ static PyMethodDef module_methods[] = {
     {"receive_frame", (PyCFunction)(void (*)(void))gs_receive_frame, METH_FASTCALL,
      "receive_frame(session, frame): FastSession.on_ws_frame, with EdgeSession.receive's "
      "INPUT path here."},
+    {"configure_room", gs_configure_room, METH_VARARGS,
+     "configure_room(Room, _CLIENT_EVENTS, ClientStatus.LEFT): what process_events compares "
+     "with; call once, before the first process_events."},
+    {"process_events", (PyCFunction)(void (*)(void))gs_process_events, METH_FASTCALL,
+     "process_events(room, events): Room._process_events, with Room._process's INPUT path "
+     "here; True, or False when the room was disposed on the way."},
     {NULL},
 };
 

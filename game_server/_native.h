@@ -1,5 +1,5 @@
-/* What game_server/_native.c (the module), _native_publish.c and _native_receive.c share:
- * one extension module, game_server._native. Built with -fvisibility=hidden: these names stay
+/* What game_server/_native.c (the module), _native_publish.c, _native_receive.c and
+ * _native_tick.c share: one extension module, game_server._native. Built with -fvisibility=hidden: these names stay
  * inside it. */
 #ifndef TICKROOM_GS_NATIVE_H
 #define TICKROOM_GS_NATIVE_H
@@ -42,8 +42,10 @@ int as_long_long(PyObject *value, long long *out);
 int attr_true(PyObject *obj, PyObject *name);
 int call_method0(PyObject *obj, PyObject *name);
 
-/* The module's two paths (_native_publish.c, _native_receive.c). */
+/* The module's paths (_native_publish.c, _native_receive.c, _native_tick.c). */
 PyObject *gs_publish(PyObject *module, PyObject *room);
 PyObject *gs_receive_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *gs_process_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *gs_configure_room(PyObject *module, PyObject *args);
 
 #endif

@@ -1,16 +1,19 @@
 """The game server's optional C extension, ``game_server._native``: the fast socket's two
-per-client paths.
+per-client paths, and the room's per-input path.
 
 - ``publish(room)``: ``Room._publish`` with ``FastSession.wake``'s state-frame path inlined (a
   member's frame from the room's shared one, written to its transport);
 - ``receive_frame(session, frame)``: ``FastSession.on_ws_frame`` with ``EdgeSession.receive``'s
-  path for a joined player's INPUT and ACK (rate limit, decode, queue) inlined.
+  path for a joined player's INPUT and ACK (rate limit, decode, queue) inlined;
+- ``process_events(room, events)``: ``Room._process_events`` (a tick's queued events) with
+  ``Room._process``'s INPUT path inlined: the game's ``on_input`` called from C.
 
 It is built from ``game_server/_native*.c`` by ``setup.py`` beside ``protocol._native``, and
 follows the same rules (``protocol/native.py``): the Python methods stay the definition, the C
 takes their checks in the same order and calls them for every case it does not finish, and
 ``TICKROOM_PURE_PYTHON=1`` turns it off with the protocol's C code. ``configure(...)``
-hands it what it needs, once, from ``game_server.fastsocket``.
+hands it what it needs, once, from ``game_server.fastsocket``; ``configure_room(...)``, from
+``game_server.room``.
 
 Must never: hold logic of its own.
 """
@@ -39,6 +42,10 @@ publish: Any = None
 receive_frame: Any = None
 """``native.receive_frame`` once ``configure`` ran, else None."""
 
+process_events: Any = None
+"""``native.process_events`` once ``configure_room`` ran, else None: ``Room._advance`` calls it
+instead of ``Room._process_events`` when set."""
+
 
 def configure(*args: Any) -> None:
     """Hand the C paths what they compare with and call (``native.configure``'s arguments) and
@@ -50,3 +57,14 @@ def configure(*args: Any) -> None:
     native.configure(*args)
     publish = native.publish
     receive_frame = native.receive_frame
+
+
+def configure_room(*args: Any) -> None:
+    """Hand the room's C path what it compares with (``native.configure_room``'s arguments)
+    and turn it on; nothing when the C module is not loaded. ``game_server.room`` calls it
+    once, when it is imported (rooms tick without the fast socket too: headless, on uvicorn)."""
+    global process_events  # noqa: PLW0603  # set once, read on every tick
+    if native is None:
+        return
+    native.configure_room(*args)
+    process_events = native.process_events
