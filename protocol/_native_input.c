@@ -81,6 +81,55 @@ read_array(Reader *r, Py_ssize_t count, int depth)
     return list;
 }
 
+/* Map keys: a game's inputs carry the same few short keys ({"dx": .., "dy": ..}) in every
+ * frame. A small direct-mapped cache of interned strs, by their UTF-8 bytes, gives each one
+ * back without decoding and allocating it again (and an interned key is found in a dict by
+ * identity, without comparing its bytes). Bounded: a key longer than KEY_BYTES, or one that
+ * evicts another, is only decoded. */
+#define KEY_SLOTS 64
+#define KEY_BYTES 16
+static struct {
+    Py_ssize_t length;
+    unsigned char bytes[KEY_BYTES];
+    PyObject *str;
+} key_cache[KEY_SLOTS];
+
+static PyObject *
+read_key(Reader *r, int depth)
+{
+    const unsigned char *at;
+    Py_ssize_t length;
+    unsigned int hash = 2166136261u; /* FNV-1a */
+    PyObject *key;
+    if (r->p >= r->end || (*r->p & 0xe0) != 0xa0 || (*r->p & 0x1f) > KEY_BYTES) {
+        return read_value(r, depth); /* not a short fixstr: as any value */
+    }
+    length = *r->p & 0x1f;
+    if (r->end - r->p - 1 < length) {
+        return NULL;
+    }
+    at = r->p + 1;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        hash = (hash ^ at[i]) * 16777619u;
+    }
+    hash = (hash ^ (hash >> 16)) % KEY_SLOTS;
+    if (key_cache[hash].str != NULL && key_cache[hash].length == length &&
+        memcmp(key_cache[hash].bytes, at, (size_t)length) == 0) {
+        r->p = at + length;
+        return Py_NewRef(key_cache[hash].str);
+    }
+    r->p = at;
+    key = read_str(r, length);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyUnicode_InternInPlace(&key);
+    Py_XSETREF(key_cache[hash].str, Py_NewRef(key));
+    key_cache[hash].length = length;
+    memcpy(key_cache[hash].bytes, at, (size_t)length);
+    return key;
+}
+
 static PyObject *
 read_map(Reader *r, Py_ssize_t count, int depth)
 {
@@ -94,7 +143,7 @@ read_map(Reader *r, Py_ssize_t count, int depth)
         return NULL;
     }
     for (i = 0; i < count; i++) {
-        PyObject *key = read_value(r, depth + 1), *value;
+        PyObject *key = read_key(r, depth + 1), *value;
         if (key == NULL) {
             Py_DECREF(map);
             return NULL;

@@ -275,6 +275,29 @@ def test_decode_input_takes_every_common_encoding_itself() -> None:
     assert calls == []
 
 
+def test_decode_input_gives_short_keys_back_interned_and_every_key_right() -> None:
+    """Short str keys come from a small cache of interned strs (the same object every frame);
+    long keys, evicted keys, bad UTF-8 and container keys decode as their definition says."""
+    module = c_module()
+    first = module.decode_input(INPUT + msgpack.packb([1, {"dx": 0.5, "dy": -1}]))
+    again = module.decode_input(INPUT + msgpack.packb([2, {"dy": 1, "dx": 0}]))
+    (dx1, dy1), (dy2, dx2) = list(first[1]), list(again[1])
+    assert dx1 is dx2 is sys.intern("dx")
+    assert dy1 is dy2
+    keys = [f"k{n}" for n in range(300)] + ["x" * 16, "x" * 17, "é" * 8, "é" * 9]
+    for rounds in range(2):  # the second round finds some in the cache, others evicted
+        for key in keys:
+            data = INPUT + msgpack.packb([rounds, {key: len(key), "dx": rounds}])
+            assert same(module.decode_input(data), codec._decode_input(data))
+    for data in (
+        INPUT + b"\x92\x01\x81\xa2\xff\xfe\x01",  # a key that is no UTF-8
+        INPUT + b"\x92\x01\x81\xa3dx",  # the key's bytes end early
+        INPUT + msgpack.packb([1, {"dx": 1}])[:-2],
+        INPUT + b"\x92\x01\x81" + msgpack.packb(nested(40)) + b"\x01",  # a deep container key
+    ):
+        assert same(module.decode_input(data), codec._decode_input(data))
+
+
 def test_a_write_deeper_than_the_recursion_limit_raises_recursion_error() -> None:
     """Both writes walk up the tree to find the dirty node: the C one within the interpreter's
     recursion limit too, so deep state raises RecursionError instead of overflowing C's stack."""
@@ -287,3 +310,23 @@ def test_a_write_deeper_than_the_recursion_limit_raises_recursion_error() -> Non
     tracker.commit(2)
     with pytest.raises(RecursionError):
         node["x"] = 1
+
+
+def test_a_tracked_map_reads_through_dict_s_own_slots() -> None:
+    """``m[key]`` and ``key in m`` on a tracked map are dict's C slots, not the generic method
+    lookup a Python subclass of dict gets; ``__missing__`` of a subclass still answers."""
+
+    class Defaulted(tracked.TrackedMap):
+        def __missing__(self, key: str) -> int:
+            return len(key)
+
+    tracker = StateTracker()
+    tracker.state["p"] = {"x": 1.5}
+    inner = tracker.state["p"]
+    assert (inner["x"], "x" in inner, "y" in inner) == (1.5, True, False)
+    with pytest.raises(KeyError):
+        inner["y"]
+    assert Defaulted()["abc"] == 3
+    if native.NATIVE:
+        slot = type(tracked.TrackedMap.__getitem__).__name__
+        assert slot == "wrapper_descriptor"  # a slot's wrapper, found in MapBase
