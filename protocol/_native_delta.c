@@ -17,7 +17,26 @@ static PyObject *py_wire, *py_wire_scalar;
 static PyObject *s_relative_steps, *s_wildcard_relative_step, *s_precisions,
     *s_wildcard_precision, *s_children, *s_wildcard, *s_step, *s_relative, *s_items, *s_tail;
 
-static PyObject *map_delta(PyObject *tree, PyObject *value, PyObject *schema, PyObject *buckets);
+/* _add_member's buckets (a dict: the keys members changed, as a tuple -> a flat list of
+ * [key, mark, child, key, mark, child, ...], each triple one member: no tuple per member),
+ * with the last bucket used: the members of a map or list mostly changed the same keys, and a
+ * mark whose keys are those very objects, in that order, goes in that bucket without a tuple
+ * of its keys being built, hashed and compared. */
+typedef struct {
+    PyObject *dict;
+    PyObject *fields;  /* the last bucket's key (a strong reference, or NULL) */
+    PyObject *members; /* and its list (a strong reference, or NULL) */
+} Buckets;
+
+static void
+buckets_clear(Buckets *buckets)
+{
+    Py_CLEAR(buckets->dict);
+    Py_CLEAR(buckets->fields);
+    Py_CLEAR(buckets->members);
+}
+
+static PyObject *map_delta(PyObject *tree, PyObject *value, PyObject *schema, Buckets *buckets);
 static PyObject *list_delta(PyObject *mark, PyObject *value, PyObject *schema);
 
 #define IS_NUMBER(obj) (Py_IS_TYPE((obj), &PyFloat_Type) || Py_IS_TYPE((obj), &PyLong_Type))
@@ -213,13 +232,43 @@ wire_child(PyObject *child, PyObject *schema, PyObject *key)
     return result;
 }
 
+/* One member's triple at the end of a bucket's flat list: 0, or -1 with an exception set. */
+static int
+append_member(PyObject *members, PyObject *key, PyObject *mark, PyObject *child)
+{
+    return PyList_Append(members, key) < 0 || PyList_Append(members, mark) < 0 ||
+                   PyList_Append(members, child) < 0
+               ? -1
+               : 0;
+}
+
+/* 1 when `mark`'s keys are the objects in `fields`, in order. */
+static int
+same_fields(PyObject *mark, PyObject *fields)
+{
+    PyObject *field, *unused;
+    Py_ssize_t pos = 0, i = 0;
+    if (PyDict_GET_SIZE(mark) != PyTuple_GET_SIZE(fields)) {
+        return 0;
+    }
+    while (PyDict_Next(mark, &pos, &field, &unused)) {
+        if (field != PyTuple_GET_ITEM(fields, i++)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* _add_member: members changed the same keys (in the same order) go in one bucket. */
 static int
-add_member(PyObject *buckets, PyObject *key, PyObject *mark, PyObject *child)
+add_member(Buckets *buckets, PyObject *key, PyObject *mark, PyObject *child)
 {
-    PyObject *fields, *members, *member, *field, *unused;
+    PyObject *fields, *members, *field, *unused;
     Py_ssize_t pos = 0, i = 0;
     int failed;
+    if (buckets->fields != NULL && same_fields(mark, buckets->fields)) {
+        return append_member(buckets->members, key, mark, child);
+    }
     fields = PyTuple_New(PyDict_GET_SIZE(mark)); /* tuple(mark), without the list */
     if (fields == NULL) {
         return -1;
@@ -227,30 +276,30 @@ add_member(PyObject *buckets, PyObject *key, PyObject *mark, PyObject *child)
     while (PyDict_Next(mark, &pos, &field, &unused)) {
         PyTuple_SET_ITEM(fields, i++, Py_NewRef(field));
     }
-    member = PyTuple_Pack(3, key, mark, child);
-    if (member == NULL) {
-        Py_DECREF(fields);
-        return -1;
-    }
-    members = PyDict_GetItemWithError(buckets, fields);
+    members = PyDict_GetItemWithError(buckets->dict, fields);
     if (members == NULL) {
         if (PyErr_Occurred()) {
             failed = 1;
         }
         else {
-            members = PyList_New(1);
+            members = PyList_New(3);
             failed = members == NULL;
             if (!failed) {
-                PyList_SET_ITEM(members, 0, Py_NewRef(member));
-                failed = PyDict_SetItem(buckets, fields, members) < 0;
+                PyList_SET_ITEM(members, 0, Py_NewRef(key));
+                PyList_SET_ITEM(members, 1, Py_NewRef(mark));
+                PyList_SET_ITEM(members, 2, Py_NewRef(child));
+                failed = PyDict_SetItem(buckets->dict, fields, members) < 0;
                 Py_DECREF(members);
             }
         }
     }
     else {
-        failed = PyList_Append(members, member) < 0;
+        failed = append_member(members, key, mark, child) < 0;
     }
-    Py_DECREF(member);
+    if (!failed) { /* the next member most likely changed the same keys */
+        Py_XSETREF(buckets->fields, Py_NewRef(fields));
+        Py_XSETREF(buckets->members, Py_NewRef(members));
+    }
     Py_DECREF(fields);
     return failed ? -1 : 0;
 }
@@ -261,18 +310,18 @@ static PyObject *render_buckets(PyObject *buckets, PyObject *out, PyObject *sche
 static PyObject *
 map_entry(PyObject *tree, PyObject *value, PyObject *schema)
 {
-    PyObject *buckets, *out, *groups, *result;
-    buckets = PyDict_New();
-    if (buckets == NULL) {
+    PyObject *out, *groups, *result;
+    Buckets buckets = {PyDict_New(), NULL, NULL};
+    if (buckets.dict == NULL) {
         return NULL;
     }
-    out = map_delta(tree, value, schema, buckets);
-    if (out == NULL || PyDict_GET_SIZE(buckets) == 0) {
-        Py_DECREF(buckets);
+    out = map_delta(tree, value, schema, &buckets);
+    if (out == NULL || PyDict_GET_SIZE(buckets.dict) == 0) {
+        buckets_clear(&buckets);
         return out;
     }
-    groups = render_buckets(buckets, out, schema);
-    Py_DECREF(buckets);
+    groups = render_buckets(buckets.dict, out, schema);
+    buckets_clear(&buckets);
     if (groups == NULL) {
         Py_DECREF(out);
         return NULL;
@@ -393,7 +442,7 @@ number_entry(PyObject *child, PyObject *mark, PyObject *schema, PyObject *key)
 /* _map_delta: the nested delta for the changes `tree` marks in `value`; with `buckets`, maps
  * changed in place are collected there instead of rendered. */
 static PyObject *
-map_delta(PyObject *tree, PyObject *value, PyObject *schema, PyObject *buckets)
+map_delta(PyObject *tree, PyObject *value, PyObject *schema, Buckets *buckets)
 {
     PyObject *out, *key, *mark, *child, *rendered;
     Py_ssize_t pos = 0;
@@ -456,11 +505,13 @@ fail:
     return NULL;
 }
 
-/* _group_values: each member's key and its entries for `fields`, appended to `flat`. */
+/* _group_values: each member's key and its entries for `fields`, set in `flat` from index 1
+ * on (`flat` was made with room for exactly those: 1 + members * (1 + fields)). */
 static int
 group_values(PyObject *fields, PyObject *members, PyObject *schema, PyObject *flat)
 {
-    Py_ssize_t width = PyTuple_GET_SIZE(fields), count = PyList_GET_SIZE(members), m, f;
+    Py_ssize_t at = 1;
+    Py_ssize_t width = PyTuple_GET_SIZE(fields), count = PyList_GET_SIZE(members) / 3, m, f;
     double *steps;
     PyObject **precisions;
     int failed = 0;
@@ -486,13 +537,10 @@ group_values(PyObject *fields, PyObject *members, PyObject *schema, PyObject *fl
         }
     }
     for (m = 0; m < count && !failed; m++) {
-        PyObject *member = PyList_GET_ITEM(members, m);
-        PyObject *key = PyTuple_GET_ITEM(member, 0), *mark = PyTuple_GET_ITEM(member, 1),
-                 *child = PyTuple_GET_ITEM(member, 2);
-        if (PyList_Append(flat, key) < 0) {
-            failed = 1;
-            break;
-        }
+        PyObject *key = PyList_GET_ITEM(members, 3 * m),
+                 *mark = PyList_GET_ITEM(members, 3 * m + 1),
+                 *child = PyList_GET_ITEM(members, 3 * m + 2);
+        PyList_SET_ITEM(flat, at++, Py_NewRef(key));
         for (f = 0; f < width; f++) {
             PyObject *field = PyTuple_GET_ITEM(fields, f), *now, *item;
             PyObject *precision = precisions[f];
@@ -541,12 +589,11 @@ group_values(PyObject *fields, PyObject *members, PyObject *schema, PyObject *fl
             else { /* Float32 */
                 item = PyObject_CallOneArg(t_float32_value, now);
             }
-            if (item == NULL || PyList_Append(flat, item) < 0) {
-                Py_XDECREF(item);
+            if (item == NULL) {
                 failed = 1;
                 break;
             }
-            Py_DECREF(item);
+            PyList_SET_ITEM(flat, at++, item);
         }
     }
 done:
@@ -578,7 +625,7 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
         }
     }
     while (PyDict_Next(buckets, &pos, &fields, &members)) {
-        Py_ssize_t count = PyList_GET_SIZE(members), m;
+        Py_ssize_t count = PyList_GET_SIZE(members) / 3, m;
         PyObject *flat, *names;
         int lone = count == 1 ? 1 : PySequence_Contains(fields, c_not_a_field);
         if (lone < 0) {
@@ -586,18 +633,18 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
         }
         if (lone) {
             for (m = 0; m < count; m++) {
-                PyObject *member = PyList_GET_ITEM(members, m);
-                PyObject *key = PyTuple_GET_ITEM(member, 0);
+                PyObject *key = PyList_GET_ITEM(members, 3 * m);
                 if (store(out, key,
-                          map_entry_under(PyTuple_GET_ITEM(member, 1),
-                                          PyTuple_GET_ITEM(member, 2), schema, key)) < 0) {
+                          map_entry_under(PyList_GET_ITEM(members, 3 * m + 1),
+                                          PyList_GET_ITEM(members, 3 * m + 2), schema, key)) < 0) {
                     goto fail;
                 }
             }
             continue;
         }
         names = PySequence_List(fields);
-        flat = names == NULL ? NULL : PyList_New(1);
+        flat = names == NULL ? NULL
+                             : PyList_New(exact ? 1 : 1 + count * (1 + PyTuple_GET_SIZE(fields)));
         if (flat == NULL) {
             Py_XDECREF(names);
             goto fail;
@@ -605,8 +652,7 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
         PyList_SET_ITEM(flat, 0, names);
         if (exact) {
             for (m = 0; m < count; m++) {
-                PyObject *member = PyList_GET_ITEM(members, m), *sub, *delta, *value;
-                PyObject *key = PyTuple_GET_ITEM(member, 0);
+                PyObject *sub, *delta, *value, *key = PyList_GET_ITEM(members, 3 * m);
                 Py_ssize_t at = 0;
                 if (PyList_Append(flat, key) < 0) {
                     Py_DECREF(flat);
@@ -614,8 +660,8 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
                 }
                 sub = schema_child(schema, key);
                 delta = sub == NULL ? NULL
-                                    : map_delta(PyTuple_GET_ITEM(member, 1),
-                                                PyTuple_GET_ITEM(member, 2), sub, NULL);
+                                    : map_delta(PyList_GET_ITEM(members, 3 * m + 1),
+                                                PyList_GET_ITEM(members, 3 * m + 2), sub, NULL);
                 Py_XDECREF(sub);
                 if (delta == NULL) {
                     Py_DECREF(flat);
@@ -669,7 +715,8 @@ fail:
 static PyObject *
 list_delta(PyObject *mark, PyObject *value, PyObject *schema)
 {
-    PyObject *items = NULL, *tail_object = NULL, *entries = NULL, *buckets = NULL;
+    PyObject *items = NULL, *tail_object = NULL, *entries = NULL;
+    Buckets buckets = {NULL, NULL, NULL};
     PyObject *groups = NULL, *result = NULL, *index_object, *child_mark, *length_object = NULL;
     Py_ssize_t length, tail, pos = 0, index;
     int failed;
@@ -693,8 +740,8 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
     }
     items = ATTR(mark, s_items, slot_items);
     entries = PyDict_New();
-    buckets = PyDict_New();
-    if (items == NULL || entries == NULL || buckets == NULL || !PyDict_Check(items)) {
+    buckets.dict = PyDict_New();
+    if (items == NULL || entries == NULL || buckets.dict == NULL || !PyDict_Check(items)) {
         if (items != NULL && !PyErr_Occurred()) {
             PyErr_SetString(PyExc_TypeError, "a list's dirty items must be a dict");
         }
@@ -714,7 +761,7 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
             goto done;
         }
         if ((PyObject *)Py_TYPE(item) == t_map && PyDict_CheckExact(child_mark)) {
-            failed = add_member(buckets, index_object, child_mark, item) < 0; /* an entity */
+            failed = add_member(&buckets, index_object, child_mark, item) < 0; /* an entity */
             Py_DECREF(item);
             if (failed) {
                 goto done;
@@ -750,8 +797,8 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
             goto done;
         }
     }
-    if (PyDict_GET_SIZE(buckets)) {
-        groups = render_buckets(buckets, entries, schema);
+    if (PyDict_GET_SIZE(buckets.dict)) {
+        groups = render_buckets(buckets.dict, entries, schema);
         if (groups == NULL) {
             goto done;
         }
@@ -764,7 +811,7 @@ list_delta(PyObject *mark, PyObject *value, PyObject *schema)
 done:
     Py_XDECREF(length_object);
     Py_XDECREF(groups);
-    Py_XDECREF(buckets);
+    buckets_clear(&buckets);
     Py_XDECREF(entries);
     Py_XDECREF(items);
     Py_XDECREF(tail_object);

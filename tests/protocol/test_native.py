@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol
-from protocol import codec, native, tracked
+from protocol import codec, diff, native, tracked
 from protocol.codes import MessageType
 from protocol.diff import StateTracker
 from protocol.messages import MAX_PAYLOAD_DEPTH
@@ -330,3 +330,26 @@ def test_a_tracked_map_reads_through_dict_s_own_slots() -> None:
     if native.NATIVE:
         slot = type(tracked.TrackedMap.__getitem__).__name__
         assert slot == "wrapper_descriptor"  # a slot's wrapper, found in MapBase
+
+
+def test_members_with_equal_keys_that_are_other_objects_share_a_group() -> None:
+    """The C renderer reuses the last bucket for a member whose keys are the same objects; keys
+    that are equal but other objects (built at run time) still land in that bucket, and a
+    member with other keys in between starts or finds its own, as the Python renderer does."""
+    schema = Schema({"p.*.px": Quantized(1 / 16, relative=True)})
+    entities = {f"e{n}": {"px": 0.0, "py": 0.0} for n in range(8)}
+    tracker = StateTracker({"p": entities}, schema=schema)
+    tracker.commit(1)
+    for n in range(8):
+        body = tracker.state["p"][f"e{n}"]
+        field = "".join(["p", "x"]) if n % 3 else "px"  # equal to "px", another object for some
+        assert field == "px"
+        body[field] = n / 16
+        if n in (2, 5):
+            body["py"] = 1.0  # other keys in between
+    tracker.commit(2)
+    tree, value, root = tracker._ring[-1][1], tracker.state, tracker.state._schema
+    python = diff._map_delta(tree, value, root)
+    assert diff._render_delta(tree, value, root) == python
+    if native.NATIVE:
+        assert importlib.import_module("protocol._native").map_delta(tree, value, root) == python
