@@ -103,6 +103,23 @@ def origin_allowed(
 class EdgeSession:
     """One socket's edge state. Subclasses implement ``wake()``; see the module docstring."""
 
+    EDGE_SLOTS = (
+        "_ack_progress",
+        "_bucket",
+        "_last_rate_error",
+        "_now",
+        "client",
+        "clock",
+        "connection",
+        "last_seen",
+        "opened",
+        "room_id",
+        "server",
+        "settings",
+    )
+    """The attributes ``__init__`` sets, for a subclass's ``__slots__`` (a slot is read at a fixed
+    offset; the instance's ``__dict__`` stays empty)."""
+
     def __init__(self, server: ServerState, room_id: str, subprotocol: str | None) -> None:
         self.server = server
         self.settings = server.settings

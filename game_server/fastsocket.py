@@ -69,6 +69,18 @@ class FastSession(EdgeSession, WSListener):
     """One picows connection, and its listener: picows calls ``on_ws_frame`` and the rest on it
     directly. Writes happen in ``wake()``, synchronously and never blocking."""
 
+    __slots__ = (  # read for every frame in and out: at fixed offsets, without a dict
+        *EdgeSession.EDGE_SLOTS,
+        "_again",
+        "_binary_only",
+        "_flushing",
+        "_fragments",
+        "closed_at",
+        "paused",
+        "sessions",
+        "transport",
+    )
+
     def __init__(
         self,
         server: ServerState,

@@ -92,6 +92,21 @@ def _close_reason(reason: str) -> str:
 class Connection:
     """One end of a connection. See the module docstring for how to drive it."""
 
+    __slots__ = (  # read on every frame (the fast paths' C too): at fixed offsets, no dict
+        "_binary_server",
+        "_decoder",
+        "_events",
+        "_outgoing",
+        "_peer",
+        "close_code",
+        "close_to_send",
+        "is_json",
+        "max_size",
+        "side",
+        "state",
+        "subprotocol",
+    )
+
     def __init__(
         self,
         side: Side,
