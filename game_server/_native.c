@@ -45,7 +45,7 @@ PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_status,
     *s_received_seq, *s_queued, *s_max_input_backlog, *s_events, *s_append, *s_input,
     *s_receive_message, *s_msg_type, *s_fin, *s_binary_only, *s_fragments,
     *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick, *s_take_ack,
-    *s_take;
+    *s_take, *s_state_frame;
 
 
 /* The exception being raised, taken (a new reference, normalised, its traceback attached),
@@ -261,6 +261,7 @@ PyInit__native(void)
     INTERN(s_acked_tick, "acked_tick");
     INTERN(s_take_ack, "_take_ack");
     INTERN(s_take, "take");
+    INTERN(s_state_frame, "_state_frame");
 #undef INTERN
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);

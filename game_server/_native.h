@@ -32,7 +32,7 @@ extern PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_
     *s_received_seq, *s_queued, *s_max_input_backlog, *s_events, *s_append, *s_input,
     *s_receive_message, *s_msg_type, *s_fin, *s_binary_only, *s_fragments,
     *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick, *s_take_ack,
-    *s_take;
+    *s_take, *s_state_frame;
 
 /* The module's helpers (_native.c; each says what it does there). */
 PyObject *take_exception(void);

@@ -3,6 +3,7 @@
 #include "_native.h"
 
 /* Slot caches: Client, StateTracker and StateFrame are slotted. */
+static tr_slot w_flushing;
 static tr_slot c_sink, c_status, c_connection, c_room, c_sent_tick, c_last_input_seq, w_sent_tick,
     w_pending_frames, t_tick, f_tick, f_prefix, f_body;
 
@@ -120,8 +121,10 @@ read_room(room_view *view)
 }
 
 /* The member's state frame, when FastSession.wake (inside its try) would write it and nothing
- * else: 1 with *data and *tick set, 0 when anything else applies (then the caller runs
- * sink.wake(), which finds the same), or -1 with an exception set. Nothing is changed here. */
+ * else: 1 with *data and *tick set, 2 when all but the frame holds and the room has not built
+ * its shared frame for this baseline yet (the caller builds it: build_frame), 0 when anything
+ * else applies (then the caller runs sink.wake(), which finds the same), or -1 with an
+ * exception set. Nothing is changed here. */
 static int
 fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **data,
            PyObject **tick_out)
@@ -170,7 +173,7 @@ fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **d
     }
     /* the room's shared frame for this baseline, when it is built already */
     if (view->frames == NULL) {
-        result = 0;
+        result = 2;
         goto done;
     }
     key = PyLong_FromLongLong(sent);
@@ -179,7 +182,7 @@ fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **d
     }
     frame = PyDict_GetItemWithError(view->frames, key);
     if (frame == NULL) {
-        result = PyErr_Occurred() ? -1 : 0; /* not built yet: wake() builds it */
+        result = PyErr_Occurred() ? -1 : 2; /* not built yet */
         goto done;
     }
     Py_INCREF(frame);
@@ -277,6 +280,39 @@ add_count(PyObject *metrics, PyObject *name, long long amount)
     return failed;
 }
 
+/* What wake() does next when the room's frame for the member's baseline is not built yet:
+ * room._state_frame(client.sent_tick) (Client._due_frame's call) inside wake()'s _flushing
+ * guard, and the room read again. 0; or -1 with an exception set, then what wake()'s except
+ * and finally do (write_failed with the guard still up, then the guard down), and 0 unless
+ * that fails too (then -1). */
+static int
+build_frame(PyObject *client, PyObject *sink, PyObject *transport, room_view *view)
+{
+    PyObject *sent, *frame = NULL, *exception;
+    int built, failed;
+    if (tr_slot_set(sink, s_flushing, Py_True, &w_flushing) < 0) {
+        return -1;
+    }
+    sent = tr_slot_get(client, s_sent_tick, &c_sent_tick);
+    if (sent != NULL) {
+        frame = PyObject_CallMethodOneArg(view->room, s_state_frame, sent);
+        Py_DECREF(sent);
+    }
+    built = frame != NULL;
+    failed = !built && write_failed(sink, transport) < 0;
+    Py_XDECREF(frame);
+    exception = failed ? take_exception() : NULL; /* the finally runs with it set */
+    if (tr_slot_set(sink, s_flushing, Py_False, &w_flushing) < 0) {
+        Py_XDECREF(exception); /* the finally's own error replaces it, as in Python */
+        return -1;
+    }
+    if (failed) {
+        restore_exception(exception);
+        return -1;
+    }
+    return read_room(view) < 0 ? -1 : built ? 0 : 1;
+}
+
 /* sink.wake(), then the room read again: 0, or -1 with an exception set. */
 static int
 wake(PyObject *sink, room_view *view)
@@ -299,6 +335,17 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
         return fast < 0 ? -1 : wake(sink, view);
     }
     fast = fast_frame(client, sink, view, &data, &tick);
+    if (fast == 2) { /* this baseline's frame first, as wake() would build it */
+        fast = build_frame(client, sink, transport, view);
+        if (fast != 0) { /* failed, and wake()'s except dealt with it (1), or it failed too */
+            Py_DECREF(transport);
+            return fast < 0 ? -1 : 0;
+        }
+        fast = fast_frame(client, sink, view, &data, &tick);
+        if (fast == 2) { /* still none: wake() decides */
+            fast = 0;
+        }
+    }
     if (fast <= 0) {
         if (fast < 0) { /* an error inside wake()'s try: what its except does */
             fast = write_failed(sink, transport) < 0 || read_room(view) < 0 ? -1 : 0;

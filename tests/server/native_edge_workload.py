@@ -51,7 +51,8 @@ SEQ_EDGES = (127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32)
 
 
 class OwnArena(Arena):
-    """The arena with its own ``_take_input`` and ``_take_ack`` (they count, then do Room's)."""
+    """The arena with its own ``_take_input`` and ``_take_ack`` (they count, then do Room's),
+    and a ``_state_frame`` that fails now and then."""
 
     def _take_input(self, client: Any, seq: int, payload: Any) -> None:
         self.user_inputs = getattr(self, "user_inputs", 0) + 1
@@ -60,6 +61,16 @@ class OwnArena(Arena):
     def _take_ack(self, client: Any, tick: int) -> None:
         self.user_acks = getattr(self, "user_acks", 0) + 1
         super()._take_ack(client, tick)
+
+    def _state_frame(self, baseline: int) -> Any:
+        """Fails the first build of every 37th tick (that member's socket is dropped; the next
+        member builds the frame)."""
+        tick = self._tracker.tick
+        if tick % 37 == 0 and getattr(self, "failed_at", None) != tick:
+            self.failed_at = tick
+            self.frames_failed = getattr(self, "frames_failed", 0) + 1
+            raise RuntimeError("the state frame could not be built")
+        return super()._state_frame(baseline)
 
 
 class Socket:
@@ -222,6 +233,7 @@ async def run(seed: int, ticks: int) -> list[str]:
         if isinstance(room, OwnArena):
             out.append(
                 f"own inputs={getattr(room, 'user_inputs', 0)} acks={getattr(room, 'user_acks', 0)}"
+                f" frames_failed={getattr(room, 'frames_failed', 0)}"
             )
         out.append(
             f"room ticks={stats.ticks} coalesced={stats.frames_coalesced} errors={stats.errors}"
