@@ -76,7 +76,7 @@ contain(PyObject *room)
 static int
 process_input(PyObject *room, PyObject *event, PyObject *client)
 {
-    PyObject *value, *queued, *status, *payload = NULL, *on_input = NULL, *result, *seq;
+    PyObject *value, *queued, *status, *payload = NULL, *result, *seq;
     int failed = -1;
     value = tr_slot_get(client, s_queued, &c_queued); /* client.queued -= 1 */
     if (value == NULL) {
@@ -102,13 +102,13 @@ process_input(PyObject *room, PyObject *event, PyObject *client)
     }
     failed = -1;
     payload = item(event, 3);
-    on_input = payload == NULL ? NULL : PyObject_GetAttr(room, s_on_input);
-    if (on_input == NULL) {
+    if (payload == NULL) {
         goto done;
     }
-    {
-        PyObject *args[2] = {client, payload};
-        result = PyObject_Vectorcall(on_input, args, 2, NULL);
+    { /* room.on_input(client, payload), found as Python finds it, with no bound method made */
+        PyObject *args[3] = {room, client, payload};
+        result = PyObject_VectorcallMethod(s_on_input, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                           NULL);
     }
     if (result == NULL) {
         failed = contain(room); /* refused: last_input_seq stays */
@@ -123,7 +123,6 @@ process_input(PyObject *room, PyObject *event, PyObject *client)
     Py_DECREF(seq);
 done:
     Py_XDECREF(payload);
-    Py_XDECREF(on_input);
     return failed;
 }
 
