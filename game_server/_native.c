@@ -25,6 +25,7 @@ PyObject *fast_session_type;  /* game_server.fastsocket.FastSession */
 PyObject *state_frame_type;   /* protocol.codec.StateFrame */
 PyObject *base_take_input;    /* Room._take_input: inlined only where not overridden */
 PyObject *base_take_ack;      /* Room._take_ack, likewise */
+PyObject *base_state_frame;   /* Room._state_frame, likewise */
 PyObject *client_joined;      /* ClientStatus.JOINED */
 PyObject *conn_joined;        /* ConnectionState.JOINED */
 PyObject *conn_closed;        /* ConnectionState.CLOSED */
@@ -45,7 +46,7 @@ PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_status,
     *s_received_seq, *s_queued, *s_max_input_backlog, *s_events, *s_append, *s_input,
     *s_receive_message, *s_msg_type, *s_fin, *s_binary_only, *s_fragments,
     *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick, *s_take_ack,
-    *s_take, *s_state_frame;
+    *s_take, *s_state_frame, *s_again;
 
 
 /* The exception being raised, taken (a new reference, normalised, its traceback attached),
@@ -77,6 +78,22 @@ restore_exception(PyObject *exception)
     PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exception)), exception,
                   PyException_GetTraceback(exception));
 #endif
+}
+
+PyObject *
+handled_push(PyObject *exc)
+{
+    _PyErr_StackItem *entry = PyThreadState_Get()->exc_info;
+    PyObject *saved = entry->exc_value;
+    entry->exc_value = Py_NewRef(exc);
+    return saved;
+}
+
+void
+handled_pop(PyObject *saved)
+{
+    _PyErr_StackItem *entry = PyThreadState_Get()->exc_info;
+    Py_XSETREF(entry->exc_value, saved);
 }
 
 int
@@ -132,7 +149,7 @@ static PyObject *
 configure(PyObject *module, PyObject *args)
 {
     PyObject *session, *room, *frame, *joined, *cjoined, *cclosed, *spectator, *binary,
-        *decoder, *acks, *take, *ack;
+        *decoder, *acks, *take, *ack, *build;
     if (!PyArg_ParseTuple(args, "OOOOOOOOOO:configure", &session, &room, &frame, &joined,
                           &cjoined, &cclosed, &spectator, &binary, &decoder, &acks)) {
         return NULL;
@@ -143,10 +160,12 @@ configure(PyObject *module, PyObject *args)
     }
     take = _PyType_Lookup((PyTypeObject *)room, s_take_input);
     ack = _PyType_Lookup((PyTypeObject *)room, s_take_ack);
-    if (take == NULL || ack == NULL) {
-        PyErr_SetString(PyExc_TypeError, "Room needs _take_input and _take_ack");
+    build = _PyType_Lookup((PyTypeObject *)room, s_state_frame);
+    if (take == NULL || ack == NULL || build == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Room needs _take_input, _take_ack and _state_frame");
         return NULL;
     }
+    Py_XSETREF(base_state_frame, Py_NewRef(build));
     Py_XSETREF(base_take_input, Py_NewRef(take));
     Py_XSETREF(base_take_ack, Py_NewRef(ack));
     Py_XSETREF(state_frame_type, Py_NewRef(frame));
@@ -262,6 +281,7 @@ PyInit__native(void)
     INTERN(s_take_ack, "_take_ack");
     INTERN(s_take, "take");
     INTERN(s_state_frame, "_state_frame");
+    INTERN(s_again, "_again");
 #undef INTERN
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);

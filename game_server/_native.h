@@ -12,6 +12,7 @@ extern PyObject *fast_session_type;  /* game_server.fastsocket.FastSession */
 extern PyObject *state_frame_type;   /* protocol.codec.StateFrame */
 extern PyObject *base_take_input;    /* Room._take_input: inlined only where not overridden */
 extern PyObject *base_take_ack;      /* Room._take_ack, likewise */
+extern PyObject *base_state_frame;   /* Room._state_frame, likewise */
 extern PyObject *client_joined;      /* ClientStatus.JOINED */
 extern PyObject *conn_joined;        /* ConnectionState.JOINED */
 extern PyObject *conn_closed;        /* ConnectionState.CLOSED */
@@ -32,11 +33,17 @@ extern PyObject *s_tracker, *s_tick, *s_published_tick, *s_clients, *s_sink, *s_
     *s_received_seq, *s_queued, *s_max_input_backlog, *s_events, *s_append, *s_input,
     *s_receive_message, *s_msg_type, *s_fin, *s_binary_only, *s_fragments,
     *s_get_payload_as_bytes, *s_on_frame, *s_receive, *s_for_member, *s_acked_tick, *s_take_ack,
-    *s_take, *s_state_frame;
+    *s_take, *s_state_frame, *s_again;
 
 /* The module's helpers (_native.c; each says what it does there). */
 PyObject *take_exception(void);
 void restore_exception(PyObject *exception);
+/* `except ... as exc:` around a call: handled_push(exc) makes exc the exception being handled
+ * (sys.exc_info(), and the __context__ of anything raised) in the current entry of the
+ * thread's handled-exception stack, as the interpreter does entering the block; give what it
+ * returns to handled_pop() after the call, which puts the entry back. */
+PyObject *handled_push(PyObject *exc);
+void handled_pop(PyObject *saved);
 int configured(void);
 int as_long_long(PyObject *value, long long *out);
 int attr_true(PyObject *obj, PyObject *name);

@@ -3,7 +3,7 @@
 #include "_native.h"
 
 /* Slot caches: Client, StateTracker and StateFrame are slotted. */
-static tr_slot w_flushing;
+static tr_slot w_flushing, w_again;
 static tr_slot c_sink, c_status, c_connection, c_room, c_sent_tick, c_last_input_seq, w_sent_tick,
     w_pending_frames, t_tick, f_tick, f_prefix, f_body;
 
@@ -240,13 +240,17 @@ done:
 static int
 write_failed(PyObject *sink, PyObject *transport)
 {
-    PyObject *exception, *result;
+    PyObject *exception, *result, *saved;
     if (!PyErr_ExceptionMatches(PyExc_Exception)) {
         return -1;
     }
     exception = take_exception();
+    saved = exception != NULL ? handled_push(exception) : NULL; /* inside the except clause */
     result = PyObject_CallMethodObjArgs(sink, s_write_failed, transport,
                                         exception != NULL ? exception : Py_None, NULL);
+    if (exception != NULL) {
+        handled_pop(saved);
+    }
     Py_XDECREF(exception);
     if (result == NULL) {
         return -1;
@@ -282,15 +286,17 @@ add_count(PyObject *metrics, PyObject *name, long long amount)
 
 /* What wake() does next when the room's frame for the member's baseline is not built yet:
  * room._state_frame(client.sent_tick) (Client._due_frame's call) inside wake()'s _flushing
- * guard, and the room read again. 0; or -1 with an exception set, then what wake()'s except
- * and finally do (write_failed with the guard still up, then the guard down), and 0 unless
- * that fails too (then -1). */
+ * guard (with _again reset, as wake() does), and the room read again. 0; 2 when a wake() came
+ * in meanwhile (_again: after the frame, wake() must drain); 1 when it raised and wake()'s
+ * except and finally did their part (write_failed with the guard still up, then the guard
+ * down); -1 with an exception set when that failed too. */
 static int
 build_frame(PyObject *client, PyObject *sink, PyObject *transport, room_view *view)
 {
     PyObject *sent, *frame = NULL, *exception;
     int built, failed;
-    if (tr_slot_set(sink, s_flushing, Py_True, &w_flushing) < 0) {
+    if (tr_slot_set(sink, s_flushing, Py_True, &w_flushing) < 0 ||
+        tr_slot_set(sink, s_again, Py_False, &w_again) < 0) {
         return -1;
     }
     sent = tr_slot_get(client, s_sent_tick, &c_sent_tick);
@@ -310,7 +316,14 @@ build_frame(PyObject *client, PyObject *sink, PyObject *transport, room_view *vi
         restore_exception(exception);
         return -1;
     }
-    return read_room(view) < 0 ? -1 : built ? 0 : 1;
+    if (read_room(view) < 0) {
+        return -1;
+    }
+    if (!built) {
+        return 1;
+    }
+    failed = attr_true(sink, s_again); /* a wake() while it ran: wake() goes on to drain */
+    return failed < 0 ? -1 : failed ? 2 : 0;
 }
 
 /* sink.wake(), then the room read again: 0, or -1 with an exception set. */
@@ -326,7 +339,7 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
                long long *bytes)
 {
     PyObject *data = NULL, *transport = NULL, *tick = NULL, *sent;
-    int fast;
+    int fast, again = 0;
     if ((PyObject *)Py_TYPE(sink) != fast_session_type) {
         return wake(sink, view);
     }
@@ -335,12 +348,16 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
         return fast < 0 ? -1 : wake(sink, view);
     }
     fast = fast_frame(client, sink, view, &data, &tick);
+    if (fast == 2 && _PyType_Lookup(Py_TYPE(view->room), s_state_frame) != base_state_frame) {
+        fast = 0; /* a room's own _state_frame: wake() calls it, once */
+    }
     if (fast == 2) { /* this baseline's frame first, as wake() would build it */
         fast = build_frame(client, sink, transport, view);
-        if (fast != 0) { /* failed, and wake()'s except dealt with it (1), or it failed too */
+        if (fast == 1 || fast < 0) { /* failed: wake()'s except dealt with it, or failed too */
             Py_DECREF(transport);
             return fast < 0 ? -1 : 0;
         }
+        again = fast == 2;
         fast = fast_frame(client, sink, view, &data, &tick);
         if (fast == 2) { /* still none: wake() decides */
             fast = 0;
@@ -360,6 +377,7 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
     if (tr_slot_set(client, s_sent_tick, tick, &w_sent_tick) < 0 ||
         tr_slot_set(client, s_pending_frames, zero, &w_pending_frames) < 0) {
         fast = write_failed(sink, transport) < 0 || read_room(view) < 0 ? -1 : 1;
+        again = 0; /* wake()'s except ends it */
     }
     else {
         /* transport.send never re-enters the session (pause_writing only sets a flag), so
@@ -368,6 +386,7 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
         sent = PyObject_VectorcallMethod(s_send, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
         if (sent == NULL) {
             fast = write_failed(sink, transport) < 0 || read_room(view) < 0 ? -1 : 1;
+            again = 0; /* wake()'s except ends it */
         }
         else {
             Py_DECREF(sent);
@@ -378,6 +397,9 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
     Py_DECREF(data);
     Py_DECREF(transport);
     Py_DECREF(tick);
+    if (fast >= 0 && again) { /* wake() would drain now: a second wake() does, as nothing is due */
+        fast = wake(sink, view);
+    }
     return fast < 0 ? -1 : 0;
 }
 

@@ -1,15 +1,18 @@
 /* game_server._native's process_events(room, events): Room._process_events, with
  * Room._process's INPUT path inlined (see _native.c for the rules every function here follows:
  * the Python methods are the definition; the C takes their steps in the same order and calls
- * them for every case it does not finish). */
+ * them for every case it does not finish). Two differences a game can see, both documented in
+ * game_server/native.py: an error's traceback starts at on_input (Room._run's frame is not
+ * there), and a method set on a room instance instead of its class is not looked for. */
 #include "_native.h"
 
 /* From configure_room(). */
 static PyObject *base_process_events, *base_process, *base_run, *base_validated_input;
 static PyObject *client_events; /* room._CLIENT_EVENTS, a frozenset */
 static PyObject *client_left;   /* ClientStatus.LEFT */
+static PyObject *invalid;       /* room._INVALID: what _validated_input returns for a refusal */
 static PyObject *s_process_events, *s_process, *s_run, *s_validated_input, *s_disposed,
-    *s_max_inputs_per_tick, *s_recorder, *s_input_model, *s_on_input, *s_contain;
+    *s_max_inputs_per_tick, *s_recorder, *s_input_model, *s_on_input, *s_contain, *s_room_tick;
 
 /* Slot caches: Client is slotted. */
 static tr_slot c_queued, w_queued, c_status, w_last_input_seq;
@@ -20,10 +23,11 @@ overrides(PyTypeObject *type, PyObject *name, PyObject *base)
     return _PyType_Lookup(type, name) != base;
 }
 
-/* event[index] (a new reference), or NULL with IndexError or TypeError set, as Python's would. */
+/* event[index] (a new reference), or NULL with Python's error for it set. */
 static PyObject *
 item(PyObject *event, Py_ssize_t index)
 {
+    PyObject *key, *value;
     if (PyTuple_CheckExact(event)) {
         if (index < PyTuple_GET_SIZE(event)) {
             return Py_NewRef(PyTuple_GET_ITEM(event, index));
@@ -31,7 +35,13 @@ item(PyObject *event, Py_ssize_t index)
         PyErr_SetString(PyExc_IndexError, "tuple index out of range");
         return NULL;
     }
-    return PySequence_GetItem(event, index);
+    key = PyLong_FromSsize_t(index);
+    if (key == NULL) {
+        return NULL;
+    }
+    value = PyObject_GetItem(event, key);
+    Py_DECREF(key);
+    return value;
 }
 
 /* 1 when `kind == "input"` for a str, 0 when not (then Room._process decides), -1 on error. */
@@ -53,7 +63,7 @@ is_input(PyObject *kind)
 static int
 contain(PyObject *room)
 {
-    PyObject *exc, *previous, *result;
+    PyObject *exc, *saved, *result;
     if (!PyErr_ExceptionMatches(PyExc_Exception)) {
         return -1;
     }
@@ -61,11 +71,9 @@ contain(PyObject *room)
     if (exc == NULL) {
         return -1;
     }
-    previous = PyErr_GetHandledException(); /* `except ... as exc:` makes exc the handled one */
-    PyErr_SetHandledException(exc);
+    saved = handled_push(exc); /* `except ... as exc:` makes exc the handled one */
     result = PyObject_CallMethodObjArgs(room, s_contain, exc, s_on_input, NULL);
-    PyErr_SetHandledException(previous);
-    Py_XDECREF(previous);
+    handled_pop(saved);
     Py_DECREF(exc);
     Py_XDECREF(result);
     return result == NULL ? -1 : 0;
@@ -101,21 +109,54 @@ process_input(PyObject *room, PyObject *event, PyObject *client)
         return 0; /* it left before its turn: the event is void */
     }
     failed = -1;
-    payload = item(event, 3);
+    value = PyObject_GetAttr(room, s_recorder); /* recorder(self.tick, event) */
+    if (value == NULL) {
+        return -1;
+    }
+    if (value != Py_None) {
+        PyObject *tick = PyObject_GetAttr(room, s_room_tick);
+        result = tick == NULL ? NULL : PyObject_CallFunctionObjArgs(value, tick, event, NULL);
+        Py_XDECREF(tick);
+        Py_XDECREF(result);
+        if (result == NULL) {
+            Py_DECREF(value);
+            return -1;
+        }
+    }
+    Py_DECREF(value);
+    payload = item(event, 3); /* self._validated_input(client, event[3]) */
     if (payload == NULL) {
+        return -1;
+    }
+    value = PyObject_GetAttr(room, s_input_model); /* the method's first step */
+    if (value == NULL) {
         goto done;
     }
-    { /* room.on_input(client, payload), found as Python finds it, with no bound method made */
-        PyObject *args[3] = {room, client, payload};
-        result = PyObject_VectorcallMethod(s_on_input, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                           NULL);
+    Py_DECREF(value); /* only compared with None */
+    if (value != Py_None) {
+        Py_SETREF(payload, PyObject_CallMethodObjArgs(room, s_validated_input, client, payload,
+                                                      NULL));
+        if (payload == NULL) {
+            goto done;
+        }
     }
-    if (result == NULL) {
-        failed = contain(room); /* refused: last_input_seq stays */
-        goto done;
+    if (payload != invalid) { /* self._run("on_input", self.on_input, client, payload) */
+        PyObject *on_input = PyObject_GetAttr(room, s_on_input); /* outside _run's try */
+        if (on_input == NULL) {
+            goto done;
+        }
+        {
+            PyObject *args[2] = {client, payload};
+            result = PyObject_Vectorcall(on_input, args, 2, NULL);
+        }
+        Py_DECREF(on_input);
+        if (result == NULL) {
+            failed = contain(room); /* refused: last_input_seq stays */
+            goto done;
+        }
+        Py_DECREF(result);
     }
-    Py_DECREF(result);
-    seq = item(event, 2);
+    seq = item(event, 2); /* an invalid input is processed too: refused */
     if (seq == NULL) {
         goto done;
     }
@@ -124,27 +165,6 @@ process_input(PyObject *room, PyObject *event, PyObject *client)
 done:
     Py_XDECREF(payload);
     return failed;
-}
-
-/* Whether Room._process's INPUT path can run here for this room now: 1, 0 (call _process), or
- * -1 with an exception set. Read per event, as _process reads them. */
-static int
-inline_input(PyObject *room)
-{
-    PyObject *value = PyObject_GetAttr(room, s_recorder);
-    if (value == NULL) {
-        return -1;
-    }
-    Py_DECREF(value);
-    if (value != Py_None) {
-        return 0;
-    }
-    value = PyObject_GetAttr(room, s_input_model);
-    if (value == NULL) {
-        return -1;
-    }
-    Py_DECREF(value);
-    return value == Py_None;
 }
 
 /* One event: the cap on a client's turns, then _process (inlined for an input). 0, or -1. */
@@ -166,15 +186,18 @@ process_event(PyObject *room, PyObject *event, PyObject *turns, PyObject *cap, i
         if (client == NULL) {
             goto done;
         }
-        turn = PyDict_GetItemWithError(turns, client); /* borrowed */
+        turn = PyDict_GetItemWithError(turns, client);
         if (turn == NULL && PyErr_Occurred()) {
             goto done;
         }
-        test = PyObject_RichCompareBool(turn != NULL ? turn : zero, cap, Py_GE);
+        turn = Py_NewRef(turn != NULL ? turn : zero); /* held: the comparison may run Python */
+        test = PyObject_RichCompareBool(turn, cap, Py_GE);
         if (test < 0) {
+            Py_DECREF(turn);
             goto done;
         }
         if (test) { /* over this tick's share: next tick, in order */
+            Py_DECREF(turn);
             queue = PyObject_GetAttr(room, s_events);
             result = queue == NULL ? NULL : PyObject_CallMethodOneArg(queue, s_append, event);
             Py_XDECREF(queue);
@@ -182,7 +205,8 @@ process_event(PyObject *room, PyObject *event, PyObject *turns, PyObject *cap, i
             failed = result == NULL ? -1 : 0;
             goto done;
         }
-        next = PyNumber_Add(turn != NULL ? turn : zero, one);
+        next = PyNumber_Add(turn, one);
+        Py_DECREF(turn);
         if (next == NULL) {
             goto done;
         }
@@ -193,9 +217,6 @@ process_event(PyObject *room, PyObject *event, PyObject *turns, PyObject *cap, i
         }
     }
     test = inlined ? is_input(kind) : 0;
-    if (test > 0) {
-        test = inline_input(room);
-    }
     if (test < 0) {
         goto done;
     }
@@ -269,10 +290,10 @@ done:
 PyObject *
 gs_configure_room(PyObject *module, PyObject *args)
 {
-    PyObject *room, *kinds, *left, *found[4];
+    PyObject *room, *kinds, *left, *refused, *found[4];
     PyObject **names[] = {&s_process_events, &s_process, &s_run, &s_validated_input};
-    if (!PyArg_ParseTuple(args, "O!O!O:configure_room", &PyType_Type, &room, &PyFrozenSet_Type,
-                          &kinds, &left)) {
+    if (!PyArg_ParseTuple(args, "O!O!OO:configure_room", &PyType_Type, &room, &PyFrozenSet_Type,
+                          &kinds, &left, &refused)) {
         return NULL;
     }
 #define INTERN(var, text)                                                                   \
@@ -289,6 +310,7 @@ gs_configure_room(PyObject *module, PyObject *args)
     INTERN(s_input_model, "input_model");
     INTERN(s_on_input, "on_input");
     INTERN(s_contain, "_contain");
+    INTERN(s_room_tick, "tick");
 #undef INTERN
     for (int i = 0; i < 4; i++) {
         found[i] = _PyType_Lookup((PyTypeObject *)room, *names[i]);
@@ -302,5 +324,6 @@ gs_configure_room(PyObject *module, PyObject *args)
     Py_XSETREF(base_validated_input, Py_NewRef(found[3]));
     Py_XSETREF(client_events, Py_NewRef(kinds));
     Py_XSETREF(client_left, Py_NewRef(left));
+    Py_XSETREF(invalid, Py_NewRef(refused));
     Py_RETURN_NONE;
 }

@@ -15,6 +15,11 @@ takes their checks in the same order and calls them for every case it does not f
 hands it what it needs, once, from ``game_server.fastsocket``; ``configure_room(...)``, from
 ``game_server.room``.
 
+What a game can tell apart: an exception from ``on_input`` has a traceback that starts at
+``on_input`` (``Room._run``'s frame is not in it), and a room's ``_process_events``,
+``_process``, ``_run``, ``_validated_input``, ``_take_input``, ``_take_ack`` or
+``_state_frame`` is honoured when its class defines it, not when it is set on an instance.
+
 Must never: hold logic of its own.
 """
 
@@ -64,7 +69,7 @@ def configure_room(*args: Any) -> None:
     and turn it on; nothing when the C module is not loaded. ``game_server.room`` calls it
     once, when it is imported (rooms tick without the fast socket too: headless, on uvicorn)."""
     global process_events  # noqa: PLW0603  # set once, read on every tick
-    if native is None:
+    if native is None or not hasattr(native, "configure_room"):  # none, or built before it
         return
     native.configure_room(*args)
     process_events = native.process_events

@@ -813,4 +813,4 @@ class Room:
             self.on_disposed(self)
 
 
-game_server.native.configure_room(Room, _CLIENT_EVENTS, ClientStatus.LEFT)
+game_server.native.configure_room(Room, _CLIENT_EVENTS, ClientStatus.LEFT, _INVALID)

@@ -645,6 +645,9 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
         names = PySequence_List(fields);
         flat = names == NULL ? NULL
                              : PyList_New(exact ? 1 : 1 + count * (1 + PyTuple_GET_SIZE(fields)));
+        if (flat != NULL && !exact) { /* out of gc's reach while group_values fills its slots */
+            PyObject_GC_UnTrack(flat);
+        }
         if (flat == NULL) {
             Py_XDECREF(names);
             goto fail;
@@ -691,6 +694,7 @@ render_buckets(PyObject *buckets, PyObject *out, PyObject *schema)
                 goto fail;
             }
             Py_CLEAR(wildcard);
+            PyObject_GC_Track(flat); /* every slot filled */
         }
         if (groups == NULL) {
             groups = PyList_New(0);

@@ -93,6 +93,7 @@ class Connection:
     """One end of a connection. See the module docstring for how to drive it."""
 
     __slots__ = (  # read on every frame (the fast paths' C too): at fixed offsets, no dict
+        "__weakref__",
         "_binary_server",
         "_decoder",
         "_events",

@@ -304,3 +304,28 @@ def test_an_input_model_and_a_recorder_go_through_process(process_events: str) -
         (2, "input", 3),
     ]
     assert alice.last_input_seq == 3
+
+
+def test_a_contained_error_leaves_nothing_handled_behind_in_a_coroutine(
+    process_events: str,
+) -> None:
+    """The tick runs inside the loop's coroutine: while an outer ``except`` block is open
+    elsewhere, containing an input's error must leave the coroutine with nothing being
+    handled, as Python's ``except`` does (the C puts back the very entry it changed)."""
+    room = started(Busy)
+    alice = connect(room)
+    room._advance()
+    feed(alice, Input(1, "boom"))
+
+    def tick_inside() -> Iterator[Any]:
+        room._advance()
+        yield None
+        yield sys.exc_info()[1]  # resumed outside any except block
+
+    coroutine = tick_inside()
+    try:
+        raise KeyError("outer")
+    except KeyError:
+        next(coroutine)
+    assert next(coroutine) is None
+    assert room.stats.errors == 1

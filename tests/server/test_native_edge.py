@@ -9,6 +9,7 @@ and the printouts are compared line by line.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -92,3 +93,49 @@ def test_a_failed_write_is_logged_and_drops_only_that_socket(
     assert transport.disconnected == [False]
     assert "write failed" in caplog.text
     assert "OSError: broken" in caplog.text  # with its traceback text
+
+
+def written_when_a_wake_comes_in_while_the_frame_is_built() -> list[tuple[int, int]]:
+    """Two members of a room; while the room builds its shared frame for the first one, a
+    message is queued for that member (its socket's wake() comes in): the frames and bytes
+    each socket was written in that tick."""
+    from bench.server_path import _players  # noqa: PLC0415  # the bench's stand-in sockets
+    from protocol.diff import StateTracker  # noqa: PLC0415
+
+    async def scenario() -> list[tuple[int, int]]:
+        sessions, registry, clock = await _players(1, 2)
+        loop = next(iter(registry._rooms.values())).loop
+        first = sessions[0].client
+        assert first is not None
+        send = first.send  # the first member's, bound while it is known not to be None
+        now = clock.now()
+        loop.run_due(now + 0.05)  # everyone has the full state: the next frames are patches
+        sent: list[bool] = []
+
+        class Noisy(StateTracker):
+            __slots__ = ()
+
+            def encode_delta(self, baseline: int) -> bytes | None:
+                if not sent:
+                    sent.append(True)
+                    send("note", {"while": "building"})  # its wake() comes in while _flushing
+                return super().encode_delta(baseline)
+
+        room = loop.room
+        before = [(s.transport.frames, s.transport.bytes) for s in sessions]  # type: ignore[union-attr]
+        room._tracker.__class__ = Noisy
+        loop.run_due(now + 0.1)
+        after = [(s.transport.frames, s.transport.bytes) for s in sessions]  # type: ignore[union-attr]
+        return [(a[0] - b[0], a[1] - b[1]) for a, b in zip(after, before, strict=True)]
+
+    return asyncio.run(scenario())
+
+
+def test_a_wake_while_the_shared_frame_is_built_drains_after_it_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c = written_when_a_wake_comes_in_while_the_frame_is_built()
+    monkeypatch.setattr(game_server.native, "publish", None)
+    python = written_when_a_wake_comes_in_while_the_frame_is_built()
+    assert [frames for frames, _ in python] == [2, 1]  # the state frame, then the note
+    assert [frames for frames, _ in c] == [2, 1]  # (bytes differ: each run seeds its own room)
