@@ -1,5 +1,6 @@
-/* game_server._native: the fast game socket's two per-client paths in C (optional; see
- * game_server/native.py, which loads it, and TICKROOM_PURE_PYTHON, which turns it off).
+/* game_server._native: the fast game socket's two per-client paths and a room's per-input path
+ * in C (optional; see game_server/native.py, which loads it, and TICKROOM_PURE_PYTHON, which
+ * turns it off).
  *
  * - publish(room) is Room._publish with FastSession.wake's state-frame path inlined: for each
  *   joined member, when only its state frame is due, the member's frame is built from the
@@ -8,9 +9,11 @@
  *   joined player's lone INPUT is decoded (protocol._native's decode_input) and queued
  *   (Room._take_input), and a lone ACK (decode_ack) noted (Room._take_ack), without a Python
  *   frame of ours.
+ * - process_events(room, events) is Room._process_events with Room._process's INPUT branch:
+ *   each queued input to the game's on_input.
  *
  * The module, configure() and the shared helpers are here; publish in _native_publish.c,
- * receive_frame in _native_receive.c.
+ * receive_frame in _native_receive.c, process_events and its configure_room in _native_tick.c.
  *
  * The Python methods stay the definition: each function here takes the checks of its Python
  * twin in the same order and calls a Python method (sink.wake(), session._over_rate(),
@@ -106,6 +109,12 @@ configured(void)
     return 1;
 }
 
+int
+overrides(PyObject *obj, PyObject *name, PyObject *base)
+{
+    return _PyType_Lookup(Py_TYPE(obj), name) != base;
+}
+
 /* An int attribute as a long long (0, or -1 with an exception set). */
 int
 as_long_long(PyObject *value, long long *out)
@@ -192,8 +201,8 @@ static PyMethodDef module_methods[] = {
      "receive_frame(session, frame): FastSession.on_ws_frame, with EdgeSession.receive's "
      "INPUT path here."},
     {"configure_room", gs_configure_room, METH_VARARGS,
-     "configure_room(Room, _CLIENT_EVENTS, ClientStatus.LEFT): what process_events compares "
-     "with; call once, before the first process_events."},
+     "configure_room(Room, _CLIENT_EVENTS, ClientStatus.LEFT, _INVALID): what process_events "
+     "compares with; call once, before the first process_events."},
     {"process_events", (PyCFunction)(void (*)(void))gs_process_events, METH_FASTCALL,
      "process_events(room, events): Room._process_events, with Room._process's INPUT path "
      "here; True, or False when the room was disposed on the way."},

@@ -45,6 +45,9 @@ void restore_exception(PyObject *exception);
 PyObject *handled_push(PyObject *exc);
 void handled_pop(PyObject *saved);
 int configured(void);
+/* 1 when `obj`'s class defines `name` other than as `base` (Room's own method, from configure):
+ * then the Python method runs instead of its C copy. */
+int overrides(PyObject *obj, PyObject *name, PyObject *base);
 int as_long_long(PyObject *value, long long *out);
 int attr_true(PyObject *obj, PyObject *name);
 int call_method0(PyObject *obj, PyObject *name);
@@ -53,6 +56,6 @@ int call_method0(PyObject *obj, PyObject *name);
 PyObject *gs_publish(PyObject *module, PyObject *room);
 PyObject *gs_receive_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gs_process_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
-PyObject *gs_configure_room(PyObject *module, PyObject *args);
+PyObject *gs_configure_room(PyObject *module, PyObject *args);  /* its own configure */
 
 #endif

@@ -294,7 +294,7 @@ static int
 build_frame(PyObject *client, PyObject *sink, PyObject *transport, room_view *view)
 {
     PyObject *sent, *frame = NULL, *exception;
-    int built, failed;
+    int built, failed, again;
     if (tr_slot_set(sink, s_flushing, Py_True, &w_flushing) < 0 ||
         tr_slot_set(sink, s_again, Py_False, &w_again) < 0) {
         return -1;
@@ -322,8 +322,8 @@ build_frame(PyObject *client, PyObject *sink, PyObject *transport, room_view *vi
     if (!built) {
         return 1;
     }
-    failed = attr_true(sink, s_again); /* a wake() while it ran: wake() goes on to drain */
-    return failed < 0 ? -1 : failed ? 2 : 0;
+    again = attr_true(sink, s_again); /* a wake() while it ran: wake() goes on to drain */
+    return again < 0 ? -1 : again ? 2 : 0;
 }
 
 /* sink.wake(), then the room read again: 0, or -1 with an exception set. */
@@ -348,7 +348,7 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
         return fast < 0 ? -1 : wake(sink, view);
     }
     fast = fast_frame(client, sink, view, &data, &tick);
-    if (fast == 2 && _PyType_Lookup(Py_TYPE(view->room), s_state_frame) != base_state_frame) {
+    if (fast == 2 && overrides(view->room, s_state_frame, base_state_frame)) {
         fast = 0; /* a room's own _state_frame: wake() calls it, once */
     }
     if (fast == 2) { /* this baseline's frame first, as wake() would build it */

@@ -19,7 +19,7 @@ take_input(PyObject *client, PyObject *seq, PyObject *payload)
     if (room == NULL) {
         return -1;
     }
-    if (_PyType_Lookup(Py_TYPE(room), s_take_input) != base_take_input) {
+    if (overrides(room, s_take_input, base_take_input)) {
         goto python; /* the room's class has its own: run it */
     }
     role = tr_slot_get(client, s_role, &c_role);
@@ -90,7 +90,7 @@ take_ack(PyObject *client, PyObject *tick)
     if (room == NULL) {
         return -1;
     }
-    if (_PyType_Lookup(Py_TYPE(room), s_take_ack) != base_take_ack) { /* its own: run it */
+    if (overrides(room, s_take_ack, base_take_ack)) { /* its own: run it */
         PyObject *result = PyObject_CallMethodObjArgs(room, s_take_ack, client, tick, NULL);
         Py_DECREF(room);
         Py_XDECREF(result);

@@ -12,16 +12,10 @@ static PyObject *client_events; /* room._CLIENT_EVENTS, a frozenset */
 static PyObject *client_left;   /* ClientStatus.LEFT */
 static PyObject *invalid;       /* room._INVALID: what _validated_input returns for a refusal */
 static PyObject *s_process_events, *s_process, *s_run, *s_validated_input, *s_disposed,
-    *s_max_inputs_per_tick, *s_recorder, *s_input_model, *s_on_input, *s_contain, *s_room_tick;
+    *s_max_inputs_per_tick, *s_recorder, *s_input_model, *s_on_input, *s_contain;
 
 /* Slot caches: Client is slotted. */
 static tr_slot c_queued, w_queued, c_status, w_last_input_seq;
-
-static int
-overrides(PyTypeObject *type, PyObject *name, PyObject *base)
-{
-    return _PyType_Lookup(type, name) != base;
-}
 
 /* event[index] (a new reference), or NULL with Python's error for it set. */
 static PyObject *
@@ -79,8 +73,8 @@ contain(PyObject *room)
     return result == NULL ? -1 : 0;
 }
 
-/* Room._process(event) for an "input" event with no recorder and no input_model: 0, or -1 with
- * an exception set. */
+/* Room._process(event) for an "input" event (its client given): 0, or -1 with an exception
+ * set. */
 static int
 process_input(PyObject *room, PyObject *event, PyObject *client)
 {
@@ -114,7 +108,7 @@ process_input(PyObject *room, PyObject *event, PyObject *client)
         return -1;
     }
     if (value != Py_None) {
-        PyObject *tick = PyObject_GetAttr(room, s_room_tick);
+        PyObject *tick = PyObject_GetAttr(room, s_tick);
         result = tick == NULL ? NULL : PyObject_CallFunctionObjArgs(value, tick, event, NULL);
         Py_XDECREF(tick);
         Py_XDECREF(result);
@@ -238,8 +232,7 @@ gs_process_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *room, *events, *turns = NULL, *cap = NULL, *iterator = NULL, *event,
                                 *answer = NULL;
-    PyTypeObject *type;
-    int inlined, disposed;
+    int inlined, disposed, failed;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "process_events(room, events) takes 2 arguments");
         return NULL;
@@ -250,12 +243,11 @@ gs_process_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     room = args[0];
     events = args[1];
-    type = Py_TYPE(room);
-    if (overrides(type, s_process_events, base_process_events)) { /* its own: run it */
+    if (overrides(room, s_process_events, base_process_events)) { /* its own: run it */
         return PyObject_CallMethodOneArg(room, s_process_events, events);
     }
-    inlined = !overrides(type, s_process, base_process) && !overrides(type, s_run, base_run) &&
-              !overrides(type, s_validated_input, base_validated_input);
+    inlined = !overrides(room, s_process, base_process) && !overrides(room, s_run, base_run) &&
+              !overrides(room, s_validated_input, base_validated_input);
     turns = PyDict_New();
     cap = turns == NULL ? NULL : PyObject_GetAttr(room, s_max_inputs_per_tick);
     iterator = cap == NULL ? NULL : PyObject_GetIter(events);
@@ -271,9 +263,9 @@ gs_process_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             goto done;
         }
-        disposed = process_event(room, event, turns, cap, inlined);
+        failed = process_event(room, event, turns, cap, inlined);
         Py_DECREF(event);
-        if (disposed < 0) {
+        if (failed < 0) {
             goto done;
         }
     }
@@ -310,7 +302,6 @@ gs_configure_room(PyObject *module, PyObject *args)
     INTERN(s_input_model, "input_model");
     INTERN(s_on_input, "on_input");
     INTERN(s_contain, "_contain");
-    INTERN(s_room_tick, "tick");
 #undef INTERN
     for (int i = 0; i < 4; i++) {
         found[i] = _PyType_Lookup((PyTypeObject *)room, *names[i]);

@@ -732,13 +732,13 @@ class Room:
             if client.status is _RESERVED or client.status is _DROPPED
         ]
         for client in waiting:  # a list: the loop changes self.clients
-            if client.status is ClientStatus.RESERVED and now >= client.expires_at:
+            if client.status is _RESERVED and now >= client.expires_at:
                 self._tokens.pop(client.seat_token, None)
                 del self.clients[client.session_id]
                 self.seats_version += 1
                 client.status = ClientStatus.LEFT
             elif (
-                client.status is ClientStatus.DROPPED
+                client.status is _DROPPED
                 and client.dropped_at is not None
                 and now >= client.dropped_at + self.reconnection_grace
             ):
