@@ -571,6 +571,7 @@ class Room:
         self.stats.ticks += 1
         if self.tick % self.patch_rate == 0:
             self._publish()
+            self._tracker.compact()  # the frames of this tick are built: pack its changes
         if self.after_tick is not None:
             self.after_tick(self)
         if self.auto_dispose and self.is_empty:

@@ -33,7 +33,9 @@ typedef struct {
 static PyObject *tracked_map_type, *tracked_list_type, *list_dirty_type, *quantized_type;
 static PyObject *slow_setitem, *slow_delitem;
 static PyObject *s_gen, *s_step, *s_relative, *s_fast_limit, *s_detach, *s_dirty_node,
-    *s_precisions, *s_wildcard_precision, *s_dirty, *s_dgen, *s_dnode, *s_items, *s_tail;
+    *s_precisions, *s_wildcard_precision, *s_dirty, *s_dgen, *s_dnode, *s_items, *s_tail,
+    *s_cached;
+static PyObject *minus_one;
 
 /* The fields of the last Quantized used (they are frozen; the reference keeps the address). */
 static PyObject *q_seen;
@@ -255,6 +257,15 @@ map_dirty_node_at(MapBase *self, Py_ssize_t gen)
         }
         Py_XSETREF(self->dnode, node);
         self->dgen = gen;
+        { /* tracker._cached.append(self): the commit lets go of the node (and the tree) */
+            static tr_slot cached_slot; /* StateTracker's slot */
+            PyObject *cached = tr_slot_get(self->tracker, s_cached, &cached_slot);
+            int failed = cached == NULL || PyList_Append(cached, (PyObject *)self) < 0;
+            Py_XDECREF(cached);
+            if (failed) {
+                return NULL;
+            }
+        }
     }
     return Py_NewRef(self->dnode != NULL ? self->dnode : Py_None);
 }
@@ -576,6 +587,42 @@ static PyTypeObject MapBaseType = {
     .tp_getset = map_getset,
 };
 
+/* protocol.diff._release_python: every container in `cached` lets go of its dirty node (a
+ * map's C fields are cleared here; a list's slots are set as Python would), then the list is
+ * emptied. The nodes are dropped in the order the list holds them. */
+static PyObject *
+release_nodes(PyObject *module, PyObject *cached)
+{
+    static tr_slot dnode_slot, dgen_slot; /* TrackedList's slots */
+    Py_ssize_t i;
+    if (!PyList_CheckExact(cached)) {
+        PyErr_SetString(PyExc_TypeError, "release_nodes needs a list");
+        return NULL;
+    }
+    for (i = 0; i < PyList_GET_SIZE(cached); i++) {
+        PyObject *item = PyList_GET_ITEM(cached, i);
+        if (PyObject_TypeCheck(item, &MapBaseType)) {
+            MapBase *map = (MapBase *)item;
+            map->dgen = -1;
+            Py_CLEAR(map->dnode);
+        }
+        else {
+            int failed;
+            Py_INCREF(item); /* the setattr may run code that changes the list */
+            failed = tr_slot_set(item, s_dnode, Py_None, &dnode_slot) < 0 ||
+                     tr_slot_set(item, s_dgen, minus_one, &dgen_slot) < 0;
+            Py_DECREF(item);
+            if (failed) {
+                return NULL;
+            }
+        }
+    }
+    if (PyList_SetSlice(cached, 0, PyList_GET_SIZE(cached), NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
@@ -598,6 +645,9 @@ static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(TrackedMap, TrackedList, _ListDirty, Quantized, setitem, delitem): what the C write needs "
      "from protocol.tracked; call once, before the first write."},
+    {"release_nodes", release_nodes, METH_O,
+     "release_nodes(cached): protocol.diff._release_python in C (the commit's letting go of "
+     "the dirty nodes its containers cached)."},
     {"configure_delta", tr_configure_delta, METH_VARARGS,
      "configure_delta(constants, types, wire, wire_scalar): what the delta renderer needs from "
      "protocol.diff; call once, before the first map_delta."},
@@ -640,7 +690,11 @@ PyInit__native(void)
     INTERN(s_dnode, "_dnode");
     INTERN(s_items, "items");
     INTERN(s_tail, "tail");
+    INTERN(s_cached, "_cached");
 #undef INTERN
+    if ((minus_one = PyLong_FromLong(-1)) == NULL) {
+        return NULL;
+    }
     if (tr_delta_init() < 0) {
         return NULL;
     }

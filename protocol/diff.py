@@ -88,8 +88,20 @@ class StateTracker:
     send a full state instead.
     """
 
-    __slots__ = ("_dirty", "_pack", "_ring", "floor", "gen", "history", "schema", "state", "tick")
-    # Slots: the C write reads ``gen`` at the slot's offset (protocol/_native.c, tracker_gen).
+    __slots__ = (
+        "_cached",
+        "_dirty",
+        "_pack",
+        "_ring",
+        "floor",
+        "gen",
+        "history",
+        "schema",
+        "state",
+        "tick",
+    )
+    # Slots: the C write reads ``gen``, ``_dirty`` and ``_cached`` at their offsets
+    # (protocol/_native.c).
 
     def __init__(
         self,
@@ -105,6 +117,9 @@ class StateTracker:
         self.history = history
         self.gen = 0
         self._dirty: dict[Any, Any] = {}
+        self._cached: list[Any] = []
+        """The containers holding a dirty node of this generation (``_dirty_node``): commit
+        lets go of those nodes, so the ring holds the tree alone."""
         self.state = TrackedMap()
         self.state._attach(None, None, self)
         self.state._schema = self.schema.root if self.schema.fields else None
@@ -113,7 +128,9 @@ class StateTracker:
             self.state._set_initial(key, value)
         self.tick = tick
         self.floor = tick
-        self._ring: deque[tuple[int, dict[Any, Any]]] = deque()
+        self._ring: deque[tuple[int, dict[Any, Any] | bytes]] = deque()
+        """(tick, changes) of the last ``history`` commits; ``compact()`` packs the changes of
+        the ticks already published into bytes."""
 
     @property
     def changed(self) -> bool:
@@ -125,17 +142,35 @@ class StateTracker:
         if tick <= self.tick:
             raise LocalProtocolError("commit ticks must increase")
         self._ring.append((tick, self._dirty))
+        _release_nodes(self._cached)
         if len(self._ring) > self.history:
             self.floor = self._ring.popleft()[0]
         self._dirty = {}
         self.gen += 1
         self.tick = tick
 
+    def compact(self) -> None:
+        """Pack the changes of every tick committed since the last call into bytes.
+
+        Call it once the tick's frames are built (a room does, after publishing): a change tree
+        is dozens of small objects, a packed one is one, and the ring keeps ``history`` of them.
+        A delta from an older baseline unpacks what it needs; the bytes it gives are the same.
+        """
+        ring = self._ring
+        index = len(ring) - 1
+        while index >= 0:
+            tick, changes = ring[index]
+            if type(changes) is bytes:
+                break  # packed already, and so is every older one
+            ring[index] = (tick, _pack_changes(changes))  # its numbers are within 2**53
+            index -= 1
+
     def rebase(self) -> None:
         """Make the current state the committed state of the current tick, forgetting every
         change and the ring (after setting up a fresh state, before anyone has a baseline)."""
         self._dirty = {}
         self.gen += 1
+        _release_nodes(self._cached)
         self._ring.clear()
         self.floor = self.tick
 
@@ -168,9 +203,9 @@ class StateTracker:
             if tick <= baseline:
                 break
             newer.append(changes)
-        tree: Any = newer.pop()
+        tree: Any = _unpacked(newer.pop())
         while newer:
-            tree = _merge(tree, newer.pop())
+            tree = _merge(tree, _unpacked(newer.pop()))
         return _render_delta(tree, self.state, self.state._schema)  # type: ignore[no-any-return]
 
     def encode_delta(self, baseline: int) -> bytes | None:
@@ -401,6 +436,42 @@ if _native is not None:  # the same renderer in C (protocol/_native_delta.c)
     _render_delta: Any = _native.map_delta
 else:
     _render_delta = _map_delta
+
+
+def _list_node_to_wire(node: Any) -> list[Any]:
+    if type(node) is _ListDirty:
+        return [node.tail, node.items]
+    raise TypeError(f"not a dirty node: {type(node).__name__}")
+
+
+def _list_node_from_wire(fields: list[Any]) -> _ListDirty:
+    node = _ListDirty()
+    node.tail, node.items = fields
+    return node
+
+
+_pack_changes = msgpack.Packer(autoreset=True, use_bin_type=True, default=_list_node_to_wire).pack
+"""A change tree as msgpack: a map node is a map, True and old numbers are themselves, and a
+list node (the one thing that packs as an array) is ``[tail, items]``."""
+
+
+def _unpacked(changes: Any) -> Any:
+    """A ring entry's change tree (``compact()`` may have packed it)."""
+    if type(changes) is not bytes:
+        return changes
+    return msgpack.unpackb(changes, raw=False, strict_map_key=False, list_hook=_list_node_from_wire)
+
+
+def _release_python(cached: list[Any]) -> None:
+    for container in cached:
+        container._dnode = None
+        container._dgen = -1
+    cached.clear()
+
+
+_release_nodes: Any = _release_python if _native is None else _native.release_nodes
+"""Empty ``cached`` and let each container in it go of its dirty node (it finds its node
+again on its next write, as after any commit)."""
 
 
 def _merge(older: Any, newer: Any) -> Any:

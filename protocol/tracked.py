@@ -97,6 +97,7 @@ class _Tracked:
                 pnode = parent._dnode if parent._dgen == gen else parent._dirty_node()
                 self._dnode = _child_node(pnode, self._key, type(self) is TrackedMap)
             self._dgen = gen
+            tracker._cached.append(self)  # the commit lets go of it (and the tree with it)
         return self._dnode
 
     def _mark_replaced(self) -> None:

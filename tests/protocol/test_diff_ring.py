@@ -16,6 +16,7 @@ from delta_helpers import committed, replayed, unpack
 from protocol.diff import (
     StateTracker,
     TrackedMap,
+    _pack_changes,
     apply_delta,
     decode_state,
     state_hash,
@@ -297,3 +298,80 @@ def test_the_snapshot_is_a_plain_deep_copy() -> None:
     assert snapshot == {"p": {"l": [1]}}
     assert type(snapshot["p"]) is dict
     assert type(snapshot["p"]["l"]) is list
+
+
+# -- packed history and released nodes ----------------------------------------------------------
+
+POSITION = Quantized(1 / 16, relative=True)
+MOVING = Schema({"e.*.x": POSITION, "e.*.y": POSITION, "l.*.x": POSITION})
+
+
+def _moving_tracker() -> StateTracker:
+    entities = {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 3.0, "y": 4.0}}
+    return StateTracker({"e": entities, "l": [{"x": 0.0}, {"x": 1.0}]}, schema=MOVING, history=4)
+
+
+def _play(tracker: StateTracker, tick: int) -> None:
+    state = tracker.state
+    state["e"]["a"]["x"] += 1.5  # relative: the ring keeps the number at the baseline
+    if "b" in state["e"]:
+        state["e"]["b"]["y"] -= 0.25
+    state["l"][tick % 2]["x"] += 2.0
+    if tick == 3:
+        state["l"].append({"x": 9.0})  # the list grows: its tail travels whole
+        state["e"]["c"] = {"x": 5.0, "y": 5.0}
+    if tick == 4:
+        del state["e"]["b"]
+        state["l"].pop()
+    tracker.commit(tick)
+
+
+def test_compact_packs_each_tick_once_and_every_delta_stays_the_same() -> None:
+    tracker = _moving_tracker()
+    for tick in range(1, 6):
+        _play(tracker, tick)
+        baselines = range(tracker.floor, tracker.tick + 1)
+        before = {baseline: tracker.encode_delta(baseline) for baseline in baselines}
+        tracker.compact()
+        assert all(type(changes) is bytes for _, changes in tracker._ring)
+        assert {baseline: tracker.encode_delta(baseline) for baseline in baselines} == before
+    packed = list(tracker._ring)
+    tracker.compact()  # nothing new: the packed entries are left as they are
+    assert all(now[1] is then[1] for now, then in zip(tracker._ring, packed, strict=True))
+
+
+def test_a_delta_merges_packed_and_unpacked_ticks() -> None:
+    tracker = _moving_tracker()
+    twin = _moving_tracker()
+    for tick in range(1, 5):
+        _play(tracker, tick)
+        _play(twin, tick)
+        if tick % 2:
+            tracker.compact()  # ticks 1 and 3 packed, 2 and 4 not
+    for baseline in range(twin.floor, twin.tick + 1):
+        assert tracker.encode_delta(baseline) == twin.encode_delta(baseline)
+        assert tracker.delta(baseline) == twin.delta(baseline)
+
+
+def test_commit_and_rebase_let_go_of_the_nodes_the_containers_cached() -> None:
+    tracker = _moving_tracker()
+    entity, item = tracker.state["e"]["a"], tracker.state["l"][0]
+    entity["x"] = 7.0
+    item["x"] = 7.0
+    assert entity._dnode is not None
+    assert tracker.state["l"]._dnode is not None
+    assert {id(container) for container in tracker._cached} >= {id(entity), id(item)}
+    tracker.commit(1)
+    assert tracker._cached == []
+    for container in (tracker.state, tracker.state["e"], entity, tracker.state["l"], item):
+        assert (container._dnode, container._dgen) == (None, -1)
+    entity["y"] = 8.0  # found again on the next write
+    assert entity._dnode == {"y": 2.0}
+    tracker.rebase()
+    assert tracker._cached == []
+    assert (entity._dnode, entity._dgen) == (None, -1)
+
+
+def test_a_change_tree_packs_only_dirty_nodes() -> None:
+    with pytest.raises(TypeError, match="not a dirty node"):
+        _pack_changes({"a": object()})

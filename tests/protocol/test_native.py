@@ -349,6 +349,7 @@ def test_members_with_equal_keys_that_are_other_objects_share_a_group() -> None:
             body["py"] = 1.0  # other keys in between
     tracker.commit(2)
     tree, value, root = tracker._ring[-1][1], tracker.state, tracker.state._schema
+    assert type(tree) is dict  # committed, not packed
     python = diff._map_delta(tree, value, root)
     assert diff._render_delta(tree, value, root) == python
     if native.NATIVE:

@@ -838,6 +838,21 @@ def test_patch_rate_sends_a_state_frame_every_n_ticks() -> None:
     assert frame_ticks == [3, 6, 9]
 
 
+def test_a_room_packs_the_changes_of_its_ticks_once_they_are_published() -> None:
+    room = started(Field, patch_rate=2)
+    alice = connect(room)
+    view = View(room)
+    view.apply(received(alice))
+    tick(room)
+    assert [type(changes) for _, changes in room._tracker._ring] == [dict]  # the next patch's
+    tick(room)
+    assert [type(changes) for _, changes in room._tracker._ring] == [bytes, bytes]
+    (patch,) = of_type(received(alice), Patch)
+    assert (patch.baseline, patch.tick) == (0, 2)
+    view.apply([patch])
+    assert view.state == room.snapshot()
+
+
 def test_every_patch_keeps_the_client_view_equal_to_the_room_state() -> None:
     room = started(Field)
     alice = connect(room)
