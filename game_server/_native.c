@@ -142,6 +142,19 @@ attr_true(PyObject *obj, PyObject *name)
 }
 
 int
+slot_true(PyObject *obj, PyObject *name, tr_slot *cache)
+{
+    int truth;
+    PyObject *value = tr_slot_get(obj, name, cache);
+    if (value == NULL) {
+        return -1;
+    }
+    truth = value == Py_True ? 1 : value == Py_False || value == Py_None ? 0 : PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return truth;
+}
+
+int
 call_method0(PyObject *obj, PyObject *name)
 {
     PyObject *result = PyObject_CallMethodNoArgs(obj, name);

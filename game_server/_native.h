@@ -50,6 +50,9 @@ int configured(void);
 int overrides(PyObject *obj, PyObject *name, PyObject *base);
 int as_long_long(PyObject *value, long long *out);
 int attr_true(PyObject *obj, PyObject *name);
+/* attr_true for a __slots__ attribute read through `cache` (tr_slot_get: any other attribute
+ * is a getattr, as attr_true). */
+int slot_true(PyObject *obj, PyObject *name, tr_slot *cache);
 int call_method0(PyObject *obj, PyObject *name);
 
 /* The module's paths (_native_publish.c, _native_receive.c, _native_tick.c). */

@@ -2,8 +2,10 @@
  * inlined (see _native.c for the rules every function here follows). */
 #include "_native.h"
 
-/* Slot caches: Client, StateTracker and StateFrame are slotted. */
-static tr_slot w_flushing, w_again;
+/* Slot caches: Client, StateTracker and StateFrame are slotted, and so are FastSession (e_)
+ * and Connection (k_). */
+static tr_slot w_flushing, w_again, e_flushing, e_again, e_transport, e_paused, e_client,
+    e_connection, k_state, k_binary_server, k_outgoing;
 static tr_slot c_sink, c_status, c_connection, c_room, c_sent_tick, c_last_input_seq, w_sent_tick,
     w_pending_frames, t_tick, f_tick, f_prefix, f_body;
 
@@ -72,15 +74,15 @@ for_member(PyObject *frame, PyObject *last_seq)
 static int
 writable(PyObject *sink, PyObject **transport)
 {
-    int truth = attr_true(sink, s_flushing); /* wake() only notes it: run wake() */
+    int truth = slot_true(sink, s_flushing, &e_flushing); /* wake() only notes it: run wake() */
     if (truth != 0) {
         return truth < 0 ? -1 : 0;
     }
-    *transport = PyObject_GetAttr(sink, s_transport);
+    *transport = tr_slot_get(sink, s_transport, &e_transport);
     if (*transport == NULL) {
         return -1;
     }
-    if (*transport == Py_None || (truth = attr_true(sink, s_paused)) != 0 ||
+    if (*transport == Py_None || (truth = slot_true(sink, s_paused, &e_paused)) != 0 ||
         (truth = attr_true(*transport, s_is_close_frame_sent)) != 0) {
         truth = *transport == Py_None ? 0 : truth < 0 ? -1 : 0;
         Py_CLEAR(*transport);
@@ -133,8 +135,8 @@ fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **d
     long long sent, frame_tick;
     int truth, result = -1;
 
-    other = PyObject_GetAttr(sink, s_client);
-    conn = PyObject_GetAttr(sink, s_connection);
+    other = tr_slot_get(sink, s_client, &e_client);
+    conn = tr_slot_get(sink, s_connection, &e_connection);
     if (other == NULL || conn == NULL) {
         goto done;
     }
@@ -162,7 +164,7 @@ fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **d
         result = 0;
         goto done;
     }
-    value = PyObject_GetAttr(conn, s_state);
+    value = tr_slot_get(conn, s_state, &k_state);
     if (value == NULL) {
         goto done;
     }
@@ -201,11 +203,11 @@ fast_frame(PyObject *client, PyObject *sink, const room_view *view, PyObject **d
         }
     }
     /* Connection.state_to_send: a binary server connection with nothing queued */
-    if ((truth = attr_true(conn, s_binary_server)) <= 0) {
+    if ((truth = slot_true(conn, s_binary_server, &k_binary_server)) <= 0) {
         result = truth;
         goto done;
     }
-    value = PyObject_GetAttr(conn, s_outgoing);
+    value = tr_slot_get(conn, s_outgoing, &k_outgoing);
     if (value == NULL) {
         goto done;
     }
@@ -322,7 +324,7 @@ build_frame(PyObject *client, PyObject *sink, PyObject *transport, room_view *vi
     if (!built) {
         return 1;
     }
-    again = attr_true(sink, s_again); /* a wake() while it ran: wake() goes on to drain */
+    again = slot_true(sink, s_again, &e_again); /* a wake() while it ran: wake() goes on to drain */
     return again < 0 ? -1 : again ? 2 : 0;
 }
 
@@ -403,6 +405,61 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
     return fast < 0 ? -1 : 0;
 }
 
+/* The slot `cache` describes, read from `obj` without a reference or a check beyond the
+ * cache's own (NULL when the cache is not for obj's class yet, or the slot is empty). */
+static PyObject *
+slot_peek(PyObject *obj, const tr_slot *cache)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type != cache->type || type->tp_version_tag != cache->version ||
+        !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        return NULL;
+    }
+    return *(PyObject **)((char *)obj + cache->offset);
+}
+
+/* Ask for an object's first lines of memory (its header and slots) without waiting. */
+static void
+prefetch_object(PyObject *obj)
+{
+    Py_ssize_t size = Py_TYPE(obj)->tp_basicsize, at;
+    for (at = 0; at < size && at < 6 * 64; at += 64) {
+        __builtin_prefetch((char *)obj + at);
+    }
+}
+
+/* A room's members were last touched a tick ago, and publishing one reads its Client, then
+ * its session, then the session's connection and transport: each read waits on memory, in
+ * turn. Asking for them first, level by level, lets the waits overlap. Only reads: nothing
+ * here can fail or run code, and a slot whose cache is not filled yet is skipped. */
+static void
+prefetch_members(PyObject *clients)
+{
+    PyObject *key, *client, *sinks[64];
+    Py_ssize_t pos = 0, count = 0, i;
+    while (PyDict_Next(clients, &pos, &key, &client)) {
+        prefetch_object(client);
+    }
+    pos = 0;
+    while (count < 64 && PyDict_Next(clients, &pos, &key, &client)) {
+        PyObject *sink = slot_peek(client, &c_sink);
+        if (sink != NULL && (PyObject *)Py_TYPE(sink) == fast_session_type) {
+            prefetch_object(sink);
+            sinks[count++] = sink;
+        }
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *conn = slot_peek(sinks[i], &e_connection);
+        PyObject *transport = slot_peek(sinks[i], &e_transport);
+        if (conn != NULL) {
+            prefetch_object(conn);
+        }
+        if (transport != NULL && transport != Py_None) {
+            prefetch_object(transport);
+        }
+    }
+}
+
 PyObject *
 gs_publish(PyObject *module, PyObject *room)
 {
@@ -446,6 +503,7 @@ gs_publish(PyObject *module, PyObject *room)
         PyErr_SetString(PyExc_TypeError, "room.clients must be a dict");
         return NULL;
     }
+    prefetch_members(clients);
     size = remaining = PyDict_GET_SIZE(clients);
     while (!failed && PyDict_Next(clients, &pos, &key, &client)) {
         PyObject *sink, *status;

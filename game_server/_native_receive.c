@@ -3,10 +3,13 @@
  * follows). */
 #include "_native.h"
 
-/* Slot caches: Client, TokenBucket and FrameDecoder are slotted. */
+/* Slot caches: Client, TokenBucket and FrameDecoder are slotted, and so are FastSession (e_)
+ * and Connection (k_). */
 static tr_slot c_connection, c_room, c_role, c_received_seq, c_queued, c_acked_tick, w_acked_tick,
     w_received_seq, w_queued, b_tokens, b_stamp, b_rate, b_burst, w_tokens, w_stamp, d_fed,
     d_frame_start;
+static tr_slot e_connection, e_bucket, e_settings, e_client, e_binary_only, e_fragments, k_state,
+    k_binary_server, k_decoder;
 
 /* Room._take_input(client, seq, payload): queued here, or the Python method when it would do
  * anything but queue (a spectator's input, a full backlog). */
@@ -153,7 +156,7 @@ receive_bytes(PyObject *session, PyObject *data)
                     *fields = NULL, *result;
     int failed = -1, test;
     long long fed, start;
-    conn = PyObject_GetAttr(session, s_connection);
+    conn = tr_slot_get(session, s_connection, &e_connection);
     if (conn == NULL) {
         return -1;
     }
@@ -161,7 +164,7 @@ receive_bytes(PyObject *session, PyObject *data)
     if (now == NULL || PyObject_SetAttr(session, s_last_seen, now) < 0) {
         goto done;
     }
-    value = PyObject_GetAttr(conn, s_state);
+    value = tr_slot_get(conn, s_state, &k_state);
     if (value == NULL) {
         goto done;
     }
@@ -169,7 +172,7 @@ receive_bytes(PyObject *session, PyObject *data)
         failed = 0;
         goto done;
     }
-    bucket = PyObject_GetAttr(session, s_bucket);
+    bucket = tr_slot_get(session, s_bucket, &e_bucket);
     balance = bucket == NULL ? NULL : spend_token(bucket, now);
     if (balance == NULL) {
         goto done;
@@ -185,7 +188,7 @@ receive_bytes(PyObject *session, PyObject *data)
         goto done;
     }
     Py_CLEAR(value);
-    value = PyObject_GetAttr(session, s_settings);
+    value = tr_slot_get(session, s_settings, &e_settings);
     if (value != NULL) {
         Py_SETREF(value, PyObject_GetAttr(value, s_max_frame_size));
     }
@@ -201,7 +204,7 @@ receive_bytes(PyObject *session, PyObject *data)
         failed = test > 0 ? call_method0(session, s_too_big) : -1;
         goto done;
     }
-    client = PyObject_GetAttr(session, s_client);
+    client = tr_slot_get(session, s_client, &e_client);
     if (client == NULL) {
         goto done;
     }
@@ -212,17 +215,17 @@ receive_bytes(PyObject *session, PyObject *data)
         }
     }
     if (client != Py_None && value == conn) { /* Connection.receive_input, then the queue */
-        PyObject *state = PyObject_GetAttr(conn, s_state), *decoder;
+        PyObject *state = tr_slot_get(conn, s_state, &k_state), *decoder;
         if (state == NULL) {
             goto done;
         }
         Py_DECREF(state);
-        test = state == conn_joined ? attr_true(conn, s_binary_server) : 0;
+        test = state == conn_joined ? slot_true(conn, s_binary_server, &k_binary_server) : 0;
         if (test < 0) {
             goto done;
         }
         if (test) {
-            decoder = PyObject_GetAttr(conn, s_decoder);
+            decoder = tr_slot_get(conn, s_decoder, &k_decoder);
             if (decoder == NULL ||
                 as_long_long(tr_slot_get(decoder, s_fed, &d_fed), &fed) < 0 ||
                 as_long_long(tr_slot_get(decoder, s_frame_start, &d_frame_start), &start) < 0) {
@@ -292,10 +295,10 @@ gs_receive_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (value == binary_kind) { /* a whole binary message, on msgpack, no fragments pending */
         hot = attr_true(frame, s_fin);
         if (hot > 0) {
-            hot = attr_true(session, s_binary_only);
+            hot = slot_true(session, s_binary_only, &e_binary_only);
         }
         if (hot > 0) {
-            hot = attr_true(session, s_fragments);
+            hot = slot_true(session, s_fragments, &e_fragments);
             hot = hot < 0 ? -1 : !hot;
         }
         if (hot < 0) {
