@@ -1,5 +1,5 @@
 """The one thing pyproject.toml cannot say: the hot paths in C. protocol._native (a tracked
-map's write, the delta renderer, the INPUT decoder; see protocol/native.py) and
+map's write, the delta renderer, the INPUT decoder, the ring's packer; see protocol/native.py) and
 game_server._native (the fast socket's per-member state frame and its INPUT and ACK receive
 path, a room's per-input path; see game_server/native.py).
 
@@ -18,7 +18,12 @@ setup(
     ext_modules=[
         Extension(
             "protocol._native",
-            sources=["protocol/_native.c", "protocol/_native_delta.c", "protocol/_native_input.c"],
+            sources=[
+                "protocol/_native.c",
+                "protocol/_native_delta.c",
+                "protocol/_native_input.c",
+                "protocol/_native_pack.c",
+            ],
             depends=["protocol/_native.h", "protocol/_native_slot.h"],
             extra_compile_args=COMPILE_ARGS,
             optional=True,

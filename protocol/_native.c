@@ -31,6 +31,7 @@ typedef struct {
 
 /* Registered by configure(): the classes and the Python fallbacks. */
 static PyObject *tracked_map_type, *tracked_list_type, *list_dirty_type, *quantized_type;
+PyObject *tr_list_dirty_type; /* the same _ListDirty, for _native_pack.c */
 static PyObject *slow_setitem, *slow_delitem;
 static PyObject *s_gen, *s_step, *s_relative, *s_fast_limit, *s_detach, *s_dirty_node,
     *s_precisions, *s_wildcard_precision, *s_dirty, *s_dgen, *s_dnode, *s_items, *s_tail,
@@ -632,6 +633,7 @@ configure(PyObject *module, PyObject *args)
         return NULL;
     }
     Py_XSETREF(list_dirty_type, Py_NewRef(list_dirty));
+    Py_XSETREF(tr_list_dirty_type, Py_NewRef(list_dirty));
     Py_XSETREF(tracked_map_type, Py_NewRef(map_type));
     Py_XSETREF(tracked_list_type, Py_NewRef(list_type));
     Py_XSETREF(quantized_type, Py_NewRef(quantized));
@@ -648,6 +650,9 @@ static PyMethodDef module_methods[] = {
     {"release_nodes", release_nodes, METH_O,
      "release_nodes(cached): protocol.diff._release_python in C (the commit's letting go of "
      "the dirty nodes its containers cached)."},
+    {"pack_changes", tr_pack_changes, METH_O,
+     "pack_changes(tree): protocol.diff's msgpack bytes of a change tree, or None for a tree "
+     "holding anything else than its Packer's common case (then pack it with that Packer)."},
     {"configure_delta", tr_configure_delta, METH_VARARGS,
      "configure_delta(constants, types, wire, wire_scalar): what the delta renderer needs from "
      "protocol.diff; call once, before the first map_delta."},

@@ -18,6 +18,12 @@ PyObject *tr_configure_delta(PyObject *module, PyObject *args);
 PyObject *tr_map_delta(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 int tr_delta_init(void);
 
+/* _ListDirty, from configure() (protocol/_native.c). */
+extern PyObject *tr_list_dirty_type;
+
+/* The change tree's packer (protocol/_native_pack.c). */
+PyObject *tr_pack_changes(PyObject *module, PyObject *tree);
+
 /* The INPUT decoder's module functions (protocol/_native_input.c). */
 PyObject *tr_configure_input(PyObject *module, PyObject *args);
 PyObject *tr_decode_input(PyObject *module, PyObject *data);

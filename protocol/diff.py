@@ -450,9 +450,16 @@ def _list_node_from_wire(fields: list[Any]) -> _ListDirty:
     return node
 
 
-_pack_changes = msgpack.Packer(autoreset=True, use_bin_type=True, default=_list_node_to_wire).pack
-"""A change tree as msgpack: a map node is a map, True and old numbers are themselves, and a
-list node (the one thing that packs as an array) is ``[tail, items]``."""
+_change_packer = msgpack.Packer(autoreset=True, use_bin_type=True, default=_list_node_to_wire)
+_pack_native: Any = None if _native is None else _native.pack_changes
+
+
+def _pack_changes(changes: Any) -> bytes:
+    """A change tree as msgpack: a map node is a map, True and old numbers are themselves, and
+    a list node (the one thing that packs as an array) is ``[tail, items]``. The C twin writes
+    the same bytes, and gives None for anything it does not take."""
+    packed = None if _pack_native is None else _pack_native(changes)
+    return _change_packer.pack(changes) if packed is None else packed
 
 
 def _unpacked(changes: Any) -> Any:

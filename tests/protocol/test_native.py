@@ -354,3 +354,94 @@ def test_members_with_equal_keys_that_are_other_objects_share_a_group() -> None:
     assert diff._render_delta(tree, value, root) == python
     if native.NATIVE:
         assert importlib.import_module("protocol._native").map_delta(tree, value, root) == python
+
+
+# -- the ring's packer --------------------------------------------------------------------------
+
+
+def _list_node(tail: int | None, items: Any) -> tracked._ListDirty:
+    node = tracked._ListDirty()
+    node.tail, node.items = tail, items
+    return node
+
+
+_INTS = [0, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 - 1, -1, -32, -33, -128]
+_INTS += [-129, -(2**15), -(2**15) - 1, -(2**31), -(2**31) - 1, -(2**53) + 1]
+_TEXTS = ["", "x" * 31, "x" * 32, "é" * 127, "x" * 256, "x" * 65535, "x" * 65536]
+_EVERY_FORM: list[Any] = (
+    [{"n": number} for number in [*_INTS, 0.0, -0.0, 1.5, -1e300, math.inf]]
+    + [{text: True} for text in _TEXTS]
+    + [
+        {"map16": {f"k{n}": True for n in range(16)}},
+        {"map32": {f"k{n}": n for n in range(65536)}},
+        {"npcs": _list_node(None, {0: {"x": 1.25}, 7: True})},
+        {"npcs": _list_node(3, {})},
+        {"l": _list_node(0, {0: _list_node(None, {1: {"a": {"b": -5}}})})},
+        {},
+    ]
+)
+_LEFT_TO_THE_PACKER: list[Any] = [
+    {"b": False},
+    {"big": 2**63},
+    {"l": _list_node(None, [1])},  # items that are not a dict
+    {"l": _list_node(None, {0: False})},
+    {"s": "\ud800"},  # a lone surrogate: the Packer raises its own error
+    {"t": object()},  # not a node at all: the Packer's default raises TypeError
+    {2**64: True},
+]
+
+
+def _packer_result(tree: Any) -> Any:
+    try:
+        return diff._change_packer.pack(tree)
+    except (TypeError, ValueError, OverflowError) as exc:
+        return type(exc)
+
+
+def test_the_ring_packer_writes_what_the_msgpack_packer_writes_for_every_form() -> None:
+    for tree in _EVERY_FORM:
+        expected = diff._change_packer.pack(tree)
+        assert diff._pack_changes(tree) == expected
+        assert diff._pack_changes(diff._unpacked(expected)) == expected
+        if native.NATIVE:
+            assert importlib.import_module("protocol._native").pack_changes(tree) == expected
+
+
+def test_the_ring_packer_leaves_anything_else_to_the_msgpack_packer() -> None:
+    for tree in _LEFT_TO_THE_PACKER:
+        expected = _packer_result(tree)
+        if native.NATIVE:
+            assert importlib.import_module("protocol._native").pack_changes(tree) is None
+        if isinstance(expected, bytes):
+            assert diff._pack_changes(tree) == expected
+        else:
+            with pytest.raises(expected):
+                diff._pack_changes(tree)
+
+
+_MARKS = st.recursive(
+    st.one_of(
+        st.just(True),
+        st.integers(-(2**53) + 1, 2**53 - 1),
+        st.floats(allow_nan=False),
+    ),
+    lambda children: st.one_of(
+        st.dictionaries(st.text(max_size=40), children, max_size=20),
+        st.builds(
+            _list_node,
+            st.none() | st.integers(0, 300),
+            st.dictionaries(st.integers(0, 300), children, max_size=8),
+        ),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _MARKS, max_size=8))
+def test_any_change_tree_packs_the_same_both_ways_and_unpacks_to_itself(tree: Any) -> None:
+    packed = diff._pack_changes(tree)
+    assert packed == diff._change_packer.pack(tree)
+    if native.NATIVE:
+        assert importlib.import_module("protocol._native").pack_changes(tree) == packed
+    assert diff._pack_changes(diff._unpacked(packed)) == packed

@@ -1,0 +1,280 @@
+/* protocol._native's pack_changes(tree): protocol.diff._pack_changes in C, for the ring's
+ * packing of a published tick's change tree (StateTracker.compact, once per room tick).
+ *
+ * A change tree holds maps (exact dicts with str or int keys), True, the numbers of relative
+ * fields (ints within 2**53, floats) and list nodes (_ListDirty: [tail, items], tail None or
+ * an int). This writes the msgpack bytes that protocol.diff's Packer writes for it, byte for
+ * byte: the smallest int form, float64, str8 for 32..255-byte strings (use_bin_type), a map's
+ * items in the dict's order. For anything else it returns None, and the caller packs the tree
+ * with that Packer (which then raises what it raises).
+ */
+#include "_native.h"
+
+typedef struct {
+    char *data;
+    Py_ssize_t size, capacity;
+} buffer;
+
+static PyObject *s_items_name, *s_tail_name;
+static tr_slot items_slot, tail_slot; /* _ListDirty's slots */
+
+/* 0, or -1 with MemoryError set. */
+static int
+reserve(buffer *out, Py_ssize_t more)
+{
+    Py_ssize_t need = out->size + more, capacity;
+    char *grown;
+    if (need <= out->capacity) {
+        return 0;
+    }
+    capacity = out->capacity ? out->capacity : 1024;
+    while (capacity < need) {
+        capacity *= 2;
+    }
+    grown = PyMem_Realloc(out->data, (size_t)capacity);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out->data = grown;
+    out->capacity = capacity;
+    return 0;
+}
+
+static void
+put_byte(buffer *out, unsigned char byte)
+{
+    out->data[out->size++] = (char)byte;
+}
+
+static void
+put_be(buffer *out, unsigned long long value, int bytes)
+{
+    for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+        put_byte(out, (unsigned char)(value >> shift));
+    }
+}
+
+/* msgpack's pack of a long long: the form msgpack-python's packer picks. */
+static int
+pack_integer(buffer *out, long long d)
+{
+    if (reserve(out, 9) < 0) {
+        return -1;
+    }
+    if (d < -(1LL << 5)) {
+        if (d < -(1LL << 15)) {
+            if (d < -(1LL << 31)) {
+                put_byte(out, 0xd3);
+                put_be(out, (unsigned long long)d, 8);
+            }
+            else {
+                put_byte(out, 0xd2);
+                put_be(out, (unsigned long long)d, 4);
+            }
+        }
+        else if (d < -(1 << 7)) {
+            put_byte(out, 0xd1);
+            put_be(out, (unsigned long long)d, 2);
+        }
+        else {
+            put_byte(out, 0xd0);
+            put_be(out, (unsigned long long)d, 1);
+        }
+    }
+    else if (d < (1 << 7)) {
+        put_byte(out, (unsigned char)d); /* positive or negative fixint */
+    }
+    else if (d < (1 << 16)) {
+        if (d < (1 << 8)) {
+            put_byte(out, 0xcc);
+            put_be(out, (unsigned long long)d, 1);
+        }
+        else {
+            put_byte(out, 0xcd);
+            put_be(out, (unsigned long long)d, 2);
+        }
+    }
+    else if (d < (1LL << 32)) {
+        put_byte(out, 0xce);
+        put_be(out, (unsigned long long)d, 4);
+    }
+    else {
+        put_byte(out, 0xcf);
+        put_be(out, (unsigned long long)d, 8);
+    }
+    return 0;
+}
+
+/* 1 written, 0 not a value this writer takes (the caller falls back), -1 error. */
+static int pack_value(buffer *out, PyObject *value);
+
+static int
+pack_header(buffer *out, Py_ssize_t length, unsigned char fix, unsigned char b16,
+            unsigned char b32, Py_ssize_t fix_max)
+{
+    if (reserve(out, 5) < 0) {
+        return -1;
+    }
+    if (length <= fix_max) {
+        put_byte(out, (unsigned char)(fix | length));
+    }
+    else if (length <= 0xffff) {
+        put_byte(out, b16);
+        put_be(out, (unsigned long long)length, 2);
+    }
+    else if ((unsigned long long)length <= 0xffffffffULL) {
+        put_byte(out, b32);
+        put_be(out, (unsigned long long)length, 4);
+    }
+    else {
+        return 0;
+    }
+    return 1;
+}
+
+static int
+pack_str(buffer *out, PyObject *text)
+{
+    Py_ssize_t length;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+    if (utf8 == NULL) {
+        PyErr_Clear(); /* a lone surrogate: the Packer raises its own error for it */
+        return 0;
+    }
+    if (reserve(out, 5 + length) < 0) {
+        return -1;
+    }
+    if (length <= 31) {
+        put_byte(out, (unsigned char)(0xa0 | length));
+    }
+    else if (length <= 0xff) {
+        put_byte(out, 0xd9);
+        put_be(out, (unsigned long long)length, 1);
+    }
+    else if (length <= 0xffff) {
+        put_byte(out, 0xda);
+        put_be(out, (unsigned long long)length, 2);
+    }
+    else if ((unsigned long long)length <= 0xffffffffULL) {
+        put_byte(out, 0xdb);
+        put_be(out, (unsigned long long)length, 4);
+    }
+    else {
+        return 0;
+    }
+    memcpy(out->data + out->size, utf8, (size_t)length);
+    out->size += length;
+    return 1;
+}
+
+static int
+pack_map(buffer *out, PyObject *map)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int done = pack_header(out, PyDict_GET_SIZE(map), 0x80, 0xde, 0xdf, 15);
+    while (done > 0 && PyDict_Next(map, &pos, &key, &value)) {
+        done = pack_value(out, key);
+        if (done > 0) {
+            done = pack_value(out, value);
+        }
+    }
+    return done;
+}
+
+static int
+pack_value(buffer *out, PyObject *value)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    if (value == Py_True || value == Py_None) {
+        if (reserve(out, 1) < 0) {
+            return -1;
+        }
+        put_byte(out, value == Py_True ? 0xc3 : 0xc0);
+        return 1;
+    }
+    if (type == &PyFloat_Type) {
+        union {
+            double number;
+            unsigned long long bits;
+        } cast;
+        if (reserve(out, 9) < 0) {
+            return -1;
+        }
+        cast.number = PyFloat_AS_DOUBLE(value);
+        put_byte(out, 0xcb);
+        put_be(out, cast.bits, 8);
+        return 1;
+    }
+    if (type == &PyLong_Type) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (number == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (overflow) {
+            return 0; /* past 64 bits: the Packer decides */
+        }
+        return pack_integer(out, number) < 0 ? -1 : 1;
+    }
+    if (type == &PyUnicode_Type) {
+        return pack_str(out, value);
+    }
+    if (type == &PyDict_Type) {
+        int done;
+        if (Py_EnterRecursiveCall(" while packing a change tree")) {
+            return -1;
+        }
+        done = pack_map(out, value);
+        Py_LeaveRecursiveCall();
+        return done;
+    }
+    if ((PyObject *)type == tr_list_dirty_type) { /* [tail, items] */
+        PyObject *tail, *items;
+        int done = -1;
+        if (reserve(out, 1) < 0) {
+            return -1;
+        }
+        put_byte(out, 0x92);
+        tail = tr_slot_get(value, s_tail_name, &tail_slot);
+        items = tail == NULL ? NULL : tr_slot_get(value, s_items_name, &items_slot);
+        if (items != NULL) {
+            done = pack_value(out, tail);
+            if (done > 0) {
+                done = PyDict_CheckExact(items) ? pack_value(out, items) : 0;
+            }
+        }
+        Py_XDECREF(tail);
+        Py_XDECREF(items);
+        return done;
+    }
+    return 0;
+}
+
+PyObject *
+tr_pack_changes(PyObject *module, PyObject *tree)
+{
+    static buffer out; /* kept between calls: the GIL guards it */
+    int done;
+    if (tr_list_dirty_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "protocol._native is not configured");
+        return NULL;
+    }
+    if (s_items_name == NULL) {
+        s_items_name = PyUnicode_InternFromString("items");
+        s_tail_name = PyUnicode_InternFromString("tail");
+        if (s_items_name == NULL || s_tail_name == NULL) {
+            return NULL;
+        }
+    }
+    out.size = 0;
+    done = pack_value(&out, tree);
+    if (done < 0) {
+        return NULL;
+    }
+    if (done == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromStringAndSize(out.data, out.size);
+}
