@@ -141,6 +141,15 @@ attr_true(PyObject *obj, PyObject *name)
     return truth;
 }
 
+void
+prefetch_object(PyObject *obj)
+{
+    Py_ssize_t size = Py_TYPE(obj)->tp_basicsize, at;
+    for (at = 0; at < size && at < 6 * 64; at += 64) {
+        __builtin_prefetch((char *)obj + at);
+    }
+}
+
 int
 slot_true(PyObject *obj, PyObject *name, tr_slot *cache)
 {

@@ -54,6 +54,9 @@ int attr_true(PyObject *obj, PyObject *name);
  * is a getattr, as attr_true). */
 int slot_true(PyObject *obj, PyObject *name, tr_slot *cache);
 int call_method0(PyObject *obj, PyObject *name);
+/* Ask for an object's first lines of memory (its header and slots, up to 6 lines) without
+ * waiting for them: a read that follows soon finds them in the cache. */
+void prefetch_object(PyObject *obj);
 
 /* The module's paths (_native_publish.c, _native_receive.c, _native_tick.c). */
 PyObject *gs_publish(PyObject *module, PyObject *room);

@@ -418,16 +418,6 @@ slot_peek(PyObject *obj, const tr_slot *cache)
     return *(PyObject **)((char *)obj + cache->offset);
 }
 
-/* Ask for an object's first lines of memory (its header and slots) without waiting. */
-static void
-prefetch_object(PyObject *obj)
-{
-    Py_ssize_t size = Py_TYPE(obj)->tp_basicsize, at;
-    for (at = 0; at < size && at < 6 * 64; at += 64) {
-        __builtin_prefetch((char *)obj + at);
-    }
-}
-
 /* A room's members were last touched a tick ago, and publishing one reads its Client, then
  * its session, then the session's connection and transport: each read waits on memory, in
  * turn. Asking for them first, level by level, lets the waits overlap. Only reads: nothing
