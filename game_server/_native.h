@@ -57,6 +57,19 @@ int call_method0(PyObject *obj, PyObject *name);
 /* Ask for an object's first lines of memory (its header and slots, up to 6 lines) without
  * waiting for them: a read that follows soon finds them in the cache. */
 void prefetch_object(PyObject *obj);
+/* The slot `cache` describes, read from `obj` without a reference or a check beyond the
+ * cache's own: NULL when the cache is not for obj's class (yet), or the slot is empty. For
+ * prefetching only: the object it gives may be gone by the time it is read. */
+static inline PyObject *
+slot_peek(PyObject *obj, const tr_slot *cache)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type != cache->type || type->tp_version_tag != cache->version ||
+        !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        return NULL;
+    }
+    return *(PyObject **)((char *)obj + cache->offset);
+}
 
 /* The module's paths (_native_publish.c, _native_receive.c, _native_tick.c). */
 PyObject *gs_publish(PyObject *module, PyObject *room);

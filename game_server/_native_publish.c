@@ -405,19 +405,6 @@ publish_member(PyObject *client, PyObject *sink, room_view *view, long long *fra
     return fast < 0 ? -1 : 0;
 }
 
-/* The slot `cache` describes, read from `obj` without a reference or a check beyond the
- * cache's own (NULL when the cache is not for obj's class yet, or the slot is empty). */
-static PyObject *
-slot_peek(PyObject *obj, const tr_slot *cache)
-{
-    PyTypeObject *type = Py_TYPE(obj);
-    if (type != cache->type || type->tp_version_tag != cache->version ||
-        !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
-        return NULL;
-    }
-    return *(PyObject **)((char *)obj + cache->offset);
-}
-
 /* A room's members were last touched a tick ago, and publishing one reads its Client, then
  * its session, then the session's connection and transport: each read waits on memory, in
  * turn. Asking for them first, level by level, lets the waits overlap. Only reads: nothing
