@@ -650,9 +650,10 @@ static PyMethodDef module_methods[] = {
     {"release_nodes", release_nodes, METH_O,
      "release_nodes(cached): protocol.diff._release_python in C (the commit's letting go of "
      "the dirty nodes its containers cached)."},
-    {"pack_changes", tr_pack_changes, METH_O,
-     "pack_changes(tree): protocol.diff's msgpack bytes of a change tree, or None for a tree "
-     "holding anything else than its Packer's common case (then pack it with that Packer)."},
+    {"pack", tr_pack, METH_O,
+     "pack(value): protocol.diff's msgpack bytes of a delta or a change tree, or None for a "
+     "value holding anything else than the Packer's common cases (then pack it with the "
+     "Packer)."},
     {"configure_delta", tr_configure_delta, METH_VARARGS,
      "configure_delta(constants, types, wire, wire_scalar): what the delta renderer needs from "
      "protocol.diff; call once, before the first map_delta."},

@@ -21,8 +21,8 @@ int tr_delta_init(void);
 /* _ListDirty, from configure() (protocol/_native.c). */
 extern PyObject *tr_list_dirty_type;
 
-/* The change tree's packer (protocol/_native_pack.c). */
-PyObject *tr_pack_changes(PyObject *module, PyObject *tree);
+/* The msgpack writer for deltas and change trees (protocol/_native_pack.c). */
+PyObject *tr_pack(PyObject *module, PyObject *value);
 
 /* The INPUT decoder's module functions (protocol/_native_input.c). */
 PyObject *tr_configure_input(PyObject *module, PyObject *args);

@@ -1,12 +1,13 @@
-/* protocol._native's pack_changes(tree): protocol.diff._pack_changes in C, for the ring's
- * packing of a published tick's change tree (StateTracker.compact, once per room tick).
+/* protocol._native's pack(value): the msgpack bytes protocol.diff's Packers write, in C, for
+ * the two things the server packs every room tick: a PATCH body (StateTracker.encode_delta,
+ * once per baseline) and a published tick's change tree (StateTracker.compact).
  *
- * A change tree holds maps (exact dicts with str or int keys), True, the numbers of relative
- * fields (ints within 2**53, floats) and list nodes (_ListDirty: [tail, items], tail None or
- * an int). This writes the msgpack bytes that protocol.diff's Packer writes for it, byte for
- * byte: the smallest int form, float64, str8 for 32..255-byte strings (use_bin_type), a map's
- * items in the dict's order. For anything else it returns None, and the caller packs the tree
- * with that Packer (which then raises what it raises).
+ * It takes exact dicts, lists, strs, bytes, ints within 64 bits, floats, True, False, None,
+ * and a change tree's list nodes (_ListDirty, packed as [tail, items], as the tree Packer's
+ * default makes them), and writes what msgpack's Packer(use_bin_type=True) writes for them,
+ * byte for byte: the smallest int form, float64, str8 and bin for bytes, a dict's items in
+ * its order. For anything else (a subclass, a tuple, a Float32Value, an int past 64 bits) it
+ * returns None, and the caller packs the value with its Packer, which then does what it does.
  */
 #include "_native.h"
 
@@ -134,6 +135,33 @@ pack_header(buffer *out, Py_ssize_t length, unsigned char fix, unsigned char b16
 }
 
 static int
+pack_bytes(buffer *out, PyObject *data)
+{
+    Py_ssize_t length = PyBytes_GET_SIZE(data);
+    if (reserve(out, 5 + length) < 0) {
+        return -1;
+    }
+    if (length <= 0xff) {
+        put_byte(out, 0xc4);
+        put_be(out, (unsigned long long)length, 1);
+    }
+    else if (length <= 0xffff) {
+        put_byte(out, 0xc5);
+        put_be(out, (unsigned long long)length, 2);
+    }
+    else if ((unsigned long long)length <= 0xffffffffULL) {
+        put_byte(out, 0xc6);
+        put_be(out, (unsigned long long)length, 4);
+    }
+    else {
+        return 0;
+    }
+    memcpy(out->data + out->size, PyBytes_AS_STRING(data), (size_t)length);
+    out->size += length;
+    return 1;
+}
+
+static int
 pack_str(buffer *out, PyObject *text)
 {
     Py_ssize_t length;
@@ -183,15 +211,27 @@ pack_map(buffer *out, PyObject *map)
     return done;
 }
 
+/* A list's items (nothing here runs Python code, so the list cannot change meanwhile). */
+static int
+pack_list(buffer *out, PyObject *list)
+{
+    Py_ssize_t length = PyList_GET_SIZE(list), i;
+    int done = pack_header(out, length, 0x90, 0xdc, 0xdd, 15);
+    for (i = 0; done > 0 && i < length; i++) {
+        done = pack_value(out, PyList_GET_ITEM(list, i));
+    }
+    return done;
+}
+
 static int
 pack_value(buffer *out, PyObject *value)
 {
     PyTypeObject *type = Py_TYPE(value);
-    if (value == Py_True || value == Py_None) {
+    if (value == Py_True || value == Py_False || value == Py_None) {
         if (reserve(out, 1) < 0) {
             return -1;
         }
-        put_byte(out, value == Py_True ? 0xc3 : 0xc0);
+        put_byte(out, value == Py_True ? 0xc3 : value == Py_False ? 0xc2 : 0xc0);
         return 1;
     }
     if (type == &PyFloat_Type) {
@@ -221,12 +261,15 @@ pack_value(buffer *out, PyObject *value)
     if (type == &PyUnicode_Type) {
         return pack_str(out, value);
     }
-    if (type == &PyDict_Type) {
+    if (type == &PyBytes_Type) {
+        return pack_bytes(out, value);
+    }
+    if (type == &PyDict_Type || type == &PyList_Type) {
         int done;
-        if (Py_EnterRecursiveCall(" while packing a change tree")) {
+        if (Py_EnterRecursiveCall(" while packing")) {
             return -1;
         }
-        done = pack_map(out, value);
+        done = type == &PyDict_Type ? pack_map(out, value) : pack_list(out, value);
         Py_LeaveRecursiveCall();
         return done;
     }
@@ -253,7 +296,7 @@ pack_value(buffer *out, PyObject *value)
 }
 
 PyObject *
-tr_pack_changes(PyObject *module, PyObject *tree)
+tr_pack(PyObject *module, PyObject *tree)
 {
     static buffer out; /* kept between calls: the GIL guards it */
     int done;

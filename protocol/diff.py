@@ -74,6 +74,14 @@ __all__ = [
 ]
 
 _packb = msgpack.Packer(autoreset=True, use_bin_type=True).pack
+_pack_native: Any = None if _native is None else _native.pack
+"""``protocol._native.pack``: the same bytes in C, or None for a value it does not take."""
+
+
+def _pack_plain(value: Any) -> bytes:
+    """msgpack bytes of a wire value with no float32 leaves (``_packb``'s, from C when built)."""
+    packed = None if _pack_native is None else _pack_native(value)
+    return _packb(value) if packed is None else packed
 
 
 # -- the tracker ---------------------------------------------------------------------------------
@@ -123,7 +131,7 @@ class StateTracker:
         self.state = TrackedMap()
         self.state._attach(None, None, self)
         self.state._schema = self.schema.root if self.schema.fields else None
-        self._pack = _pack_mixed if self.schema.root.has_float32 else _packb
+        self._pack = _pack_mixed if self.schema.root.has_float32 else _pack_plain
         for key, value in (initial or {}).items():
             self.state._set_initial(key, value)
         self.tick = tick
@@ -451,7 +459,6 @@ def _list_node_from_wire(fields: list[Any]) -> _ListDirty:
 
 
 _change_packer = msgpack.Packer(autoreset=True, use_bin_type=True, default=_list_node_to_wire)
-_pack_native: Any = None if _native is None else _native.pack_changes
 
 
 def _pack_changes(changes: Any) -> bytes:

@@ -6,8 +6,8 @@ package is installed with a C compiler at hand:
 - a tracked map's write (``protocol.tracked``: a number into a map costs no Python call), and
   the commit's letting go of the dirty nodes the containers cached (``release_nodes``);
 - the delta renderer (``protocol.diff``: a PATCH body's objects, built once per baseline);
-- the ring's packer (``protocol.diff._pack_changes``: a published tick's change tree as
-  msgpack bytes, once per room tick);
+- a msgpack writer (``protocol.diff``: a PATCH body, once per baseline, and a published tick's
+  change tree for the ring, once per room tick; the Packer's exact bytes);
 - ``decode_input`` (``protocol.codec``: the INPUT frame a server receives most).
 
 The Python code stays the definition: each C function mirrors its Python function's checks in

@@ -374,21 +374,32 @@ _EVERY_FORM: list[Any] = (
     + [
         {"map16": {f"k{n}": True for n in range(16)}},
         {"map32": {f"k{n}": n for n in range(65536)}},
+        {"b": False, "n": None},
+        {"list": [1, "a", [2, [3.5]], {"k": None}], "empty": []},
+        {"list16": list(range(16)), "list32": [0] * 65536},
+        {"bin": b"\x00\x01", "bin16": b"x" * 256, "bin32": b"x" * 65536},
         {"npcs": _list_node(None, {0: {"x": 1.25}, 7: True})},
         {"npcs": _list_node(3, {})},
+        {"l": _list_node(None, {0: False})},
         {"l": _list_node(0, {0: _list_node(None, {1: {"a": {"b": -5}}})})},
         {},
     ]
 )
 _LEFT_TO_THE_PACKER: list[Any] = [
-    {"b": False},
     {"big": 2**63},
+    {"tuple": (1, 2), "bytearray": bytearray(b"x")},
+    [{"deep": [2**64]}],
     {"l": _list_node(None, [1])},  # items that are not a dict
-    {"l": _list_node(None, {0: False})},
     {"s": "\ud800"},  # a lone surrogate: the Packer raises its own error
     {"t": object()},  # not a node at all: the Packer's default raises TypeError
     {2**64: True},
 ]
+
+
+def _holds_a_list(value: Any) -> bool:
+    if type(value) is list:
+        return True
+    return type(value) is dict and any(_holds_a_list(child) for child in value.values())
 
 
 def _packer_result(tree: Any) -> Any:
@@ -398,22 +409,27 @@ def _packer_result(tree: Any) -> Any:
         return type(exc)
 
 
-def test_the_ring_packer_writes_what_the_msgpack_packer_writes_for_every_form() -> None:
+def test_the_c_packer_writes_what_the_msgpack_packer_writes_for_every_form() -> None:
     for tree in _EVERY_FORM:
         expected = diff._change_packer.pack(tree)
         assert diff._pack_changes(tree) == expected
-        assert diff._pack_changes(diff._unpacked(expected)) == expected
+        if not any(type(value) is tracked._ListDirty for value in tree.values()):
+            assert diff._pack_plain(tree) == diff._packb(tree) == expected
+        if not _holds_a_list(tree):  # a change tree: it unpacks to itself
+            assert diff._pack_changes(diff._unpacked(expected)) == expected
         if native.NATIVE:
-            assert importlib.import_module("protocol._native").pack_changes(tree) == expected
+            assert importlib.import_module("protocol._native").pack(tree) == expected
 
 
-def test_the_ring_packer_leaves_anything_else_to_the_msgpack_packer() -> None:
+def test_the_c_packer_leaves_anything_else_to_the_msgpack_packer() -> None:
     for tree in _LEFT_TO_THE_PACKER:
         expected = _packer_result(tree)
         if native.NATIVE:
-            assert importlib.import_module("protocol._native").pack_changes(tree) is None
+            assert importlib.import_module("protocol._native").pack(tree) is None
         if isinstance(expected, bytes):
             assert diff._pack_changes(tree) == expected
+            if "l" not in tree:
+                assert diff._pack_plain(tree) == diff._packb(tree) == expected
         else:
             with pytest.raises(expected):
                 diff._pack_changes(tree)
@@ -437,11 +453,32 @@ _MARKS = st.recursive(
 )
 
 
+_WIRE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=40)
+    | st.binary(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=20)
+        | st.dictionaries(st.text(max_size=8) | st.integers(-5, 300), children, max_size=20)
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_WIRE)
+def test_any_wire_value_packs_the_same_from_c_and_from_the_packer(value: Any) -> None:
+    assert diff._pack_plain(value) == diff._packb(value)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), _MARKS, max_size=8))
 def test_any_change_tree_packs_the_same_both_ways_and_unpacks_to_itself(tree: Any) -> None:
     packed = diff._pack_changes(tree)
     assert packed == diff._change_packer.pack(tree)
     if native.NATIVE:
-        assert importlib.import_module("protocol._native").pack_changes(tree) == packed
+        assert importlib.import_module("protocol._native").pack(tree) == packed
     assert diff._pack_changes(diff._unpacked(packed)) == packed
