@@ -554,6 +554,7 @@ class Room:
         """Run one tick (see the module docstring for the order)."""
         if self.disposed:
             return
+        self._tracker.compact(self.published_tick)  # members that build frames between ticks
         self.tick += 1
         now = self.time
         self.timers.now = now  # timers set while events are processed count from this tick
@@ -571,7 +572,8 @@ class Room:
         self.stats.ticks += 1
         if self.tick % self.patch_rate == 0:
             self._publish()
-            self._tracker.compact()  # the frames of this tick are built: pack its changes
+            if self._frames_tick == self._tracker.tick:  # frames built now: pack while warm
+                self._tracker.compact(self.tick)
         if self.after_tick is not None:
             self.after_tick(self)
         if self.auto_dispose and self.is_empty:

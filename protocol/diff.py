@@ -157,15 +157,18 @@ class StateTracker:
         self.gen += 1
         self.tick = tick
 
-    def compact(self) -> None:
-        """Pack the changes of every tick committed since the last call into bytes.
+    def compact(self, through: int) -> None:
+        """Pack the changes of every committed tick up to ``through`` into bytes.
 
-        Call it once the tick's frames are built (a room does, after publishing): a change tree
-        is dozens of small objects, a packed one is one, and the ring keeps ``history`` of them.
-        A delta from an older baseline unpacks what it needs; the bytes it gives are the same.
+        Call it once the frames of those ticks are built (a room does, after publishing): a
+        change tree is dozens of small objects, a packed one is one, and the ring keeps
+        ``history`` of them. A delta from an older baseline unpacks what it needs; the bytes it
+        gives are the same, but a delta to the newest tick is cheaper from its tree.
         """
         ring = self._ring
         index = len(ring) - 1
+        while index >= 0 and ring[index][0] > through:
+            index -= 1
         while index >= 0:
             tick, changes = ring[index]
             if type(changes) is bytes:

@@ -332,12 +332,22 @@ def test_compact_packs_each_tick_once_and_every_delta_stays_the_same() -> None:
         _play(tracker, tick)
         baselines = range(tracker.floor, tracker.tick + 1)
         before = {baseline: tracker.encode_delta(baseline) for baseline in baselines}
-        tracker.compact()
+        tracker.compact(tracker.tick)
         assert all(type(changes) is bytes for _, changes in tracker._ring)
         assert {baseline: tracker.encode_delta(baseline) for baseline in baselines} == before
     packed = list(tracker._ring)
-    tracker.compact()  # nothing new: the packed entries are left as they are
+    tracker.compact(tracker.tick)  # nothing new: the packed entries are left as they are
     assert all(now[1] is then[1] for now, then in zip(tracker._ring, packed, strict=True))
+
+
+def test_compact_packs_only_the_ticks_up_to_through() -> None:
+    tracker = _moving_tracker()
+    for tick in range(1, 4):
+        _play(tracker, tick)
+    tracker.compact(2)
+    assert [type(changes) for _, changes in tracker._ring] == [bytes, bytes, dict]
+    tracker.compact(0)  # nothing that old is left unpacked
+    assert type(tracker._ring[-1][1]) is dict
 
 
 def test_a_delta_merges_packed_and_unpacked_ticks() -> None:
@@ -347,7 +357,7 @@ def test_a_delta_merges_packed_and_unpacked_ticks() -> None:
         _play(tracker, tick)
         _play(twin, tick)
         if tick % 2:
-            tracker.compact()  # ticks 1 and 3 packed, 2 and 4 not
+            tracker.compact(tick)  # ticks 1 and 3 packed, 2 and 4 not
     for baseline in range(twin.floor, twin.tick + 1):
         assert tracker.encode_delta(baseline) == twin.encode_delta(baseline)
         assert tracker.delta(baseline) == twin.delta(baseline)

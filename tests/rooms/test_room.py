@@ -838,19 +838,38 @@ def test_patch_rate_sends_a_state_frame_every_n_ticks() -> None:
     assert frame_ticks == [3, 6, 9]
 
 
-def test_a_room_packs_the_changes_of_its_ticks_once_they_are_published() -> None:
+def _ring_kinds(room: Room) -> list[type]:
+    return [type(changes) for _, changes in room._tracker._ring]
+
+
+def test_a_room_packs_its_published_ticks_once_their_frames_are_built() -> None:
     room = started(Field, patch_rate=2)
-    alice = connect(room)
+    alice = connect(room)  # the test sink builds a frame when it is drained, not at publish
     view = View(room)
     view.apply(received(alice))
     tick(room)
-    assert [type(changes) for _, changes in room._tracker._ring] == [dict]  # the next patch's
+    assert _ring_kinds(room) == [dict]  # not published
     tick(room)
-    assert [type(changes) for _, changes in room._tracker._ring] == [bytes, bytes]
-    (patch,) = of_type(received(alice), Patch)
+    assert _ring_kinds(room) == [dict, dict]  # published, no frame built yet
+    (patch,) = of_type(received(alice), Patch)  # built now, from the trees
     assert (patch.baseline, patch.tick) == (0, 2)
     view.apply([patch])
+    tick(room)  # the next tick starts by packing what was published
+    assert _ring_kinds(room) == [bytes, bytes, dict]
+    tick(room)
+    view.apply(received(alice))
     assert view.state == room.snapshot()
+
+
+def test_a_room_whose_frames_are_built_at_publish_packs_the_tick_at_once() -> None:
+    class Eager(Field):
+        def _publish(self) -> None:
+            super()._publish()
+            self._state_frame(self.tick - self.patch_rate)  # as the fast socket's publish does
+
+    room = started(Eager)
+    tick(room)
+    assert _ring_kinds(room) == [bytes]
 
 
 def test_every_patch_keeps_the_client_view_equal_to_the_room_state() -> None:
