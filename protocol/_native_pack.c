@@ -134,29 +134,34 @@ pack_header(buffer *out, Py_ssize_t length, unsigned char fix, unsigned char b16
     return 1;
 }
 
+/* A str or bin: its header (`fix` for up to 31 bytes when nonzero, else the 8-, 16- or 32-bit
+ * length form `tag8`, `tag8 + 1`, `tag8 + 2`), then its bytes. 1, 0 past 32 bits, -1. */
 static int
-pack_bytes(buffer *out, PyObject *data)
+pack_raw(buffer *out, const char *bytes, Py_ssize_t length, unsigned char fix,
+         unsigned char tag8)
 {
-    Py_ssize_t length = PyBytes_GET_SIZE(data);
     if (reserve(out, 5 + length) < 0) {
         return -1;
     }
-    if (length <= 0xff) {
-        put_byte(out, 0xc4);
+    if (fix && length <= 31) {
+        put_byte(out, (unsigned char)(fix | length));
+    }
+    else if (length <= 0xff) {
+        put_byte(out, tag8);
         put_be(out, (unsigned long long)length, 1);
     }
     else if (length <= 0xffff) {
-        put_byte(out, 0xc5);
+        put_byte(out, tag8 + 1);
         put_be(out, (unsigned long long)length, 2);
     }
     else if ((unsigned long long)length <= 0xffffffffULL) {
-        put_byte(out, 0xc6);
+        put_byte(out, tag8 + 2);
         put_be(out, (unsigned long long)length, 4);
     }
     else {
         return 0;
     }
-    memcpy(out->data + out->size, PyBytes_AS_STRING(data), (size_t)length);
+    memcpy(out->data + out->size, bytes, (size_t)length);
     out->size += length;
     return 1;
 }
@@ -170,30 +175,7 @@ pack_str(buffer *out, PyObject *text)
         PyErr_Clear(); /* a lone surrogate: the Packer raises its own error for it */
         return 0;
     }
-    if (reserve(out, 5 + length) < 0) {
-        return -1;
-    }
-    if (length <= 31) {
-        put_byte(out, (unsigned char)(0xa0 | length));
-    }
-    else if (length <= 0xff) {
-        put_byte(out, 0xd9);
-        put_be(out, (unsigned long long)length, 1);
-    }
-    else if (length <= 0xffff) {
-        put_byte(out, 0xda);
-        put_be(out, (unsigned long long)length, 2);
-    }
-    else if ((unsigned long long)length <= 0xffffffffULL) {
-        put_byte(out, 0xdb);
-        put_be(out, (unsigned long long)length, 4);
-    }
-    else {
-        return 0;
-    }
-    memcpy(out->data + out->size, utf8, (size_t)length);
-    out->size += length;
-    return 1;
+    return pack_raw(out, utf8, length, 0xa0, 0xd9); /* fixstr, str8/16/32 */
 }
 
 static int
@@ -261,8 +243,8 @@ pack_value(buffer *out, PyObject *value)
     if (type == &PyUnicode_Type) {
         return pack_str(out, value);
     }
-    if (type == &PyBytes_Type) {
-        return pack_bytes(out, value);
+    if (type == &PyBytes_Type) { /* bin8/16/32: use_bin_type has no fixed form for bytes */
+        return pack_raw(out, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), 0, 0xc4);
     }
     if (type == &PyDict_Type || type == &PyList_Type) {
         int done;
