@@ -144,6 +144,8 @@ attr_true(PyObject *obj, PyObject *name)
 void
 prefetch_object(PyObject *obj)
 {
+    /* The size is read from the object's type, which waits for the object's first line; a
+     * fixed four-line span, which does not, measured no better (four pairs under load). */
     Py_ssize_t size = Py_TYPE(obj)->tp_basicsize, at;
     for (at = 0; at < size && at < 6 * 64; at += 64) {
         __builtin_prefetch((char *)obj + at);

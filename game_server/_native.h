@@ -54,8 +54,8 @@ int attr_true(PyObject *obj, PyObject *name);
  * is a getattr, as attr_true). */
 int slot_true(PyObject *obj, PyObject *name, tr_slot *cache);
 int call_method0(PyObject *obj, PyObject *name);
-/* Ask for an object's first lines of memory (its header and slots, up to 6 lines) without
- * waiting for them: a read that follows soon finds them in the cache. */
+/* Ask for an object's first lines of memory (its header and slots, up to six) without waiting
+ * for the rest of them: a read that follows soon finds them in the cache. */
 void prefetch_object(PyObject *obj);
 /* The slot `cache` describes, read from `obj` without a reference or a check beyond the
  * cache's own: NULL when the cache is not for obj's class (yet), or the slot is empty. For

@@ -414,9 +414,11 @@ prefetch_members(PyObject *clients)
 {
     PyObject *key, *client, *sinks[64];
     Py_ssize_t pos = 0, count = 0, i;
-    while (PyDict_Next(clients, &pos, &key, &client)) {
+    while (count < 64 && PyDict_Next(clients, &pos, &key, &client)) {
         prefetch_object(client);
+        count++;
     }
+    count = 0;
     pos = 0;
     while (count < 64 && PyDict_Next(clients, &pos, &key, &client)) {
         PyObject *sink = slot_peek(client, &c_sink);

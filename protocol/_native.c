@@ -256,17 +256,18 @@ map_dirty_node_at(MapBase *self, Py_ssize_t gen)
         if (node == NULL) {
             return NULL;
         }
-        Py_XSETREF(self->dnode, node);
-        self->dgen = gen;
-        { /* tracker._cached.append(self): the commit lets go of the node (and the tree) */
+        { /* tracker._cached.append(self) first: the commit lets go of the node it caches */
             static tr_slot cached_slot; /* StateTracker's slot */
             PyObject *cached = tr_slot_get(self->tracker, s_cached, &cached_slot);
             int failed = cached == NULL || PyList_Append(cached, (PyObject *)self) < 0;
             Py_XDECREF(cached);
             if (failed) {
+                Py_DECREF(node);
                 return NULL;
             }
         }
+        Py_XSETREF(self->dnode, node);
+        self->dgen = gen;
     }
     return Py_NewRef(self->dnode != NULL ? self->dnode : Py_None);
 }
@@ -651,9 +652,11 @@ static PyMethodDef module_methods[] = {
      "release_nodes(cached): protocol.diff._release_python in C (the commit's letting go of "
      "the dirty nodes its containers cached)."},
     {"pack", tr_pack, METH_O,
-     "pack(value): protocol.diff's msgpack bytes of a delta or a change tree, or None for a "
-     "value holding anything else than the Packer's common cases (then pack it with the "
-     "Packer)."},
+     "pack(value): protocol.diff's msgpack bytes of a delta, or None for a value holding "
+     "anything else than the Packer's common cases (then pack it with the Packer)."},
+    {"pack_changes", tr_pack_changes, METH_O,
+     "pack_changes(tree): pack() that also takes a change tree's list nodes, as "
+     "protocol.diff's tree Packer writes them."},
     {"configure_delta", tr_configure_delta, METH_VARARGS,
      "configure_delta(constants, types, wire, wire_scalar): what the delta renderer needs from "
      "protocol.diff; call once, before the first map_delta."},

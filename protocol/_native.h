@@ -23,6 +23,7 @@ extern PyObject *tr_list_dirty_type;
 
 /* The msgpack writer for deltas and change trees (protocol/_native_pack.c). */
 PyObject *tr_pack(PyObject *module, PyObject *value);
+PyObject *tr_pack_changes(PyObject *module, PyObject *tree);
 
 /* The INPUT decoder's module functions (protocol/_native_input.c). */
 PyObject *tr_configure_input(PyObject *module, PyObject *args);

@@ -1,10 +1,11 @@
-/* protocol._native's pack(value): the msgpack bytes protocol.diff's Packers write, in C, for
- * the two things the server packs every room tick: a PATCH body (StateTracker.encode_delta,
- * once per baseline) and a published tick's change tree (StateTracker.compact).
+/* protocol._native's pack(value) and pack_changes(tree): the msgpack bytes protocol.diff's
+ * Packers write, in C, for the two things the server packs every room tick: a PATCH body
+ * (StateTracker.encode_delta, once per baseline) and a published tick's change tree
+ * (StateTracker.compact).
  *
- * It takes exact dicts, lists, strs, bytes, ints within 64 bits, floats, True, False, None,
- * and a change tree's list nodes (_ListDirty, packed as [tail, items], as the tree Packer's
- * default makes them), and writes what msgpack's Packer(use_bin_type=True) writes for them,
+ * Both take exact dicts, lists, strs, bytes, ints within 64 bits, floats, True, False, None,
+ * nested up to 512 deep; pack_changes also a change tree's list nodes (_ListDirty, packed as
+ * [tail, items], as the tree Packer's default makes them). Each writes what msgpack's Packer(use_bin_type=True) writes for them,
  * byte for byte: the smallest int form, float64, str8 and bin for bytes, a dict's items in
  * its order. For anything else (a subclass, a tuple, a Float32Value, an int past 64 bits) it
  * returns None, and the caller packs the value with its Packer, which then does what it does.
@@ -18,6 +19,10 @@ typedef struct {
 
 static PyObject *s_items_name, *s_tail_name;
 static tr_slot items_slot, tail_slot; /* _ListDirty's slots */
+static int nodes_allowed; /* pack_changes: a change tree's list nodes are packed too */
+static int depth;         /* containers open: past MAX_DEPTH the Packer decides (its limit) */
+#define MAX_DEPTH 512
+#define KEPT_CAPACITY (64 * 1024) /* a bigger buffer is freed after the call */
 
 /* 0, or -1 with MemoryError set. */
 static int
@@ -172,6 +177,9 @@ pack_str(buffer *out, PyObject *text)
     Py_ssize_t length;
     const char *utf8 = PyUnicode_AsUTF8AndSize(text, &length);
     if (utf8 == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return -1;
+        }
         PyErr_Clear(); /* a lone surrogate: the Packer raises its own error for it */
         return 0;
     }
@@ -248,14 +256,15 @@ pack_value(buffer *out, PyObject *value)
     }
     if (type == &PyDict_Type || type == &PyList_Type) {
         int done;
-        if (Py_EnterRecursiveCall(" while packing")) {
-            return -1;
+        if (depth >= MAX_DEPTH) {
+            return 0;
         }
+        depth++;
         done = type == &PyDict_Type ? pack_map(out, value) : pack_list(out, value);
-        Py_LeaveRecursiveCall();
+        depth--;
         return done;
     }
-    if ((PyObject *)type == tr_list_dirty_type) { /* [tail, items] */
+    if (nodes_allowed && (PyObject *)type == tr_list_dirty_type) { /* [tail, items] */
         PyObject *tail, *items;
         int done = -1;
         if (reserve(out, 1) < 0) {
@@ -277,10 +286,11 @@ pack_value(buffer *out, PyObject *value)
     return 0;
 }
 
-PyObject *
-tr_pack(PyObject *module, PyObject *tree)
+static PyObject *
+pack_with(PyObject *value, int nodes)
 {
     static buffer out; /* kept between calls: the GIL guards it */
+    PyObject *result;
     int done;
     if (tr_list_dirty_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "protocol._native is not configured");
@@ -294,12 +304,27 @@ tr_pack(PyObject *module, PyObject *tree)
         }
     }
     out.size = 0;
-    done = pack_value(&out, tree);
-    if (done < 0) {
-        return NULL;
+    depth = 0;
+    nodes_allowed = nodes;
+    done = pack_value(&out, value);
+    result = done < 0 ? NULL : done == 0 ? Py_NewRef(Py_None)
+                                          : PyBytes_FromStringAndSize(out.data, out.size);
+    if (out.capacity > KEPT_CAPACITY) { /* a big full state: do not keep its buffer */
+        PyMem_Free(out.data);
+        out.data = NULL;
+        out.capacity = 0;
     }
-    if (done == 0) {
-        Py_RETURN_NONE;
-    }
-    return PyBytes_FromStringAndSize(out.data, out.size);
+    return result;
+}
+
+PyObject *
+tr_pack(PyObject *module, PyObject *value)
+{
+    return pack_with(value, 0);
+}
+
+PyObject *
+tr_pack_changes(PyObject *module, PyObject *tree)
+{
+    return pack_with(tree, 1);
 }

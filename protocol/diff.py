@@ -150,12 +150,12 @@ class StateTracker:
         if tick <= self.tick:
             raise LocalProtocolError("commit ticks must increase")
         self._ring.append((tick, self._dirty))
-        _release_nodes(self._cached)
         if len(self._ring) > self.history:
             self.floor = self._ring.popleft()[0]
         self._dirty = {}
         self.gen += 1
         self.tick = tick
+        _release_nodes(self._cached)  # the tick is committed: its nodes are stale anyway
 
     def compact(self, through: int) -> None:
         """Pack the changes of every committed tick up to ``through`` into bytes.
@@ -462,13 +462,14 @@ def _list_node_from_wire(fields: list[Any]) -> _ListDirty:
 
 
 _change_packer = msgpack.Packer(autoreset=True, use_bin_type=True, default=_list_node_to_wire)
+_pack_changes_native: Any = None if _native is None else _native.pack_changes
 
 
 def _pack_changes(changes: Any) -> bytes:
     """A change tree as msgpack: a map node is a map, True and old numbers are themselves, and
     a list node (the one thing that packs as an array) is ``[tail, items]``. The C twin writes
     the same bytes, and gives None for anything it does not take."""
-    packed = None if _pack_native is None else _pack_native(changes)
+    packed = None if _pack_changes_native is None else _pack_changes_native(changes)
     return _change_packer.pack(changes) if packed is None else packed
 
 

@@ -418,14 +418,17 @@ def test_the_c_packer_writes_what_the_msgpack_packer_writes_for_every_form() -> 
         if not _holds_a_list(tree):  # a change tree: it unpacks to itself
             assert diff._pack_changes(diff._unpacked(expected)) == expected
         if native.NATIVE:
-            assert importlib.import_module("protocol._native").pack(tree) == expected
+            c_module = importlib.import_module("protocol._native")
+            assert c_module.pack_changes(tree) == expected
+            has_node = any(type(value) is tracked._ListDirty for value in tree.values())
+            assert c_module.pack(tree) == (None if has_node else expected)  # nodes: trees only
 
 
 def test_the_c_packer_leaves_anything_else_to_the_msgpack_packer() -> None:
     for tree in _LEFT_TO_THE_PACKER:
         expected = _packer_result(tree)
         if native.NATIVE:
-            assert importlib.import_module("protocol._native").pack(tree) is None
+            assert importlib.import_module("protocol._native").pack_changes(tree) is None
         if isinstance(expected, bytes):
             assert diff._pack_changes(tree) == expected
             if "l" not in tree:
@@ -480,5 +483,19 @@ def test_any_change_tree_packs_the_same_both_ways_and_unpacks_to_itself(tree: An
     packed = diff._pack_changes(tree)
     assert packed == diff._change_packer.pack(tree)
     if native.NATIVE:
-        assert importlib.import_module("protocol._native").pack(tree) == packed
+        assert importlib.import_module("protocol._native").pack_changes(tree) == packed
     assert diff._pack_changes(diff._unpacked(packed)) == packed
+
+
+def test_a_delta_never_packs_a_change_trees_list_node() -> None:
+    with pytest.raises(TypeError):
+        diff._pack_plain({"x": _list_node(None, {})})  # as the Packer: no such type on the wire
+
+
+def test_values_nested_past_the_c_writers_depth_are_the_packers_to_pack() -> None:
+    deep: Any = 1
+    for _ in range(600):
+        deep = [deep]
+    assert diff._pack_plain(deep) == diff._packb(deep)
+    if native.NATIVE:
+        assert importlib.import_module("protocol._native").pack(deep) is None
