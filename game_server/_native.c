@@ -144,8 +144,8 @@ attr_true(PyObject *obj, PyObject *name)
 void
 prefetch_object(PyObject *obj)
 {
-    /* The size is read from the object's type, which waits for the object's first line; a
-     * fixed four-line span, which does not, measured no better (four pairs under load). */
+    /* The size comes from the object's type, a read that waits for the object's first line;
+     * a fixed four-line span, which does not wait, measured no better (four pairs under load). */
     Py_ssize_t size = Py_TYPE(obj)->tp_basicsize, at;
     for (at = 0; at < size && at < 6 * 64; at += 64) {
         __builtin_prefetch((char *)obj + at);
@@ -160,7 +160,9 @@ slot_true(PyObject *obj, PyObject *name, tr_slot *cache)
     if (value == NULL) {
         return -1;
     }
-    truth = value == Py_True ? 1 : value == Py_False || value == Py_None ? 0 : PyObject_IsTrue(value);
+    truth = value == Py_True                        ? 1
+            : value == Py_False || value == Py_None ? 0
+                                                    : PyObject_IsTrue(value);
     Py_DECREF(value);
     return truth;
 }

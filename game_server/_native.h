@@ -1,6 +1,6 @@
 /* What game_server/_native.c (the module), _native_publish.c, _native_receive.c and
- * _native_tick.c share: one extension module, game_server._native. Built with -fvisibility=hidden: these names stay
- * inside it. */
+ * _native_tick.c share: one extension module, game_server._native. Built with
+ * -fvisibility=hidden: these names stay inside it. */
 #ifndef TICKROOM_GS_NATIVE_H
 #define TICKROOM_GS_NATIVE_H
 #define PY_SSIZE_T_CLEAN

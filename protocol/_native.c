@@ -30,8 +30,8 @@ typedef struct {
 } MapBase;
 
 /* Registered by configure(): the classes and the Python fallbacks. */
-static PyObject *tracked_map_type, *tracked_list_type, *list_dirty_type, *quantized_type;
-PyObject *tr_list_dirty_type; /* the same _ListDirty, for _native_pack.c */
+static PyObject *tracked_map_type, *tracked_list_type, *quantized_type;
+PyObject *tr_list_dirty_type; /* _ListDirty: _native_pack.c reads it too */
 static PyObject *slow_setitem, *slow_delitem;
 static PyObject *s_gen, *s_step, *s_relative, *s_fast_limit, *s_detach, *s_dirty_node,
     *s_precisions, *s_wildcard_precision, *s_dirty, *s_dgen, *s_dnode, *s_items, *s_tail,
@@ -127,7 +127,7 @@ child_node(PyObject *pnode, PyObject *key, int is_map)
     if (pnode == Py_None) {
         return Py_NewRef(Py_None);
     }
-    if ((PyObject *)Py_TYPE(pnode) == list_dirty_type) {
+    if ((PyObject *)Py_TYPE(pnode) == tr_list_dirty_type) {
         static tr_slot tail_slot, items_slot; /* _ListDirty's slots */
         PyObject *tail = tr_slot_get(pnode, s_tail, &tail_slot);
         if (tail == NULL) {
@@ -165,7 +165,7 @@ child_node(PyObject *pnode, PyObject *key, int is_map)
             Py_DECREF(slots);
             return NULL;
         }
-        found = is_map ? PyDict_New() : PyObject_CallNoArgs(list_dirty_type);
+        found = is_map ? PyDict_New() : PyObject_CallNoArgs(tr_list_dirty_type);
         if (found == NULL || PyDict_SetItem(slots, key, found) < 0) {
             Py_XDECREF(found);
             Py_DECREF(slots);
@@ -633,7 +633,6 @@ configure(PyObject *module, PyObject *args)
                           &quantized, &setitem, &delitem)) {
         return NULL;
     }
-    Py_XSETREF(list_dirty_type, Py_NewRef(list_dirty));
     Py_XSETREF(tr_list_dirty_type, Py_NewRef(list_dirty));
     Py_XSETREF(tracked_map_type, Py_NewRef(map_type));
     Py_XSETREF(tracked_list_type, Py_NewRef(list_type));

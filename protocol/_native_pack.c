@@ -5,10 +5,11 @@
  *
  * Both take exact dicts, lists, strs, bytes, ints within 64 bits, floats, True, False, None,
  * nested up to 512 deep; pack_changes also a change tree's list nodes (_ListDirty, packed as
- * [tail, items], as the tree Packer's default makes them). Each writes what msgpack's Packer(use_bin_type=True) writes for them,
- * byte for byte: the smallest int form, float64, str8 and bin for bytes, a dict's items in
- * its order. For anything else (a subclass, a tuple, a Float32Value, an int past 64 bits) it
- * returns None, and the caller packs the value with its Packer, which then does what it does.
+ * [tail, items], as the tree Packer's default makes them). Each writes what msgpack's
+ * Packer(use_bin_type=True) writes for them, byte for byte: the smallest int form, float64,
+ * str8 and bin for bytes, a dict's items in its order. For anything else (a subclass, a
+ * tuple, a Float32Value, an int past 64 bits, deeper nesting) it returns None, and the caller
+ * packs the value with its Packer, which then does what it does.
  */
 #include "_native.h"
 
