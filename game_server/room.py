@@ -181,6 +181,8 @@ class Room:
         self._events: deque[Event] = deque()
         self._frames: dict[int, StateFrame] = {}
         self._frames_tick = -1
+        self._packed_tick = -1
+        """The tracker's ring is packed through this tick (``StateTracker.compact``)."""
         self._tokens: dict[str, Client] = {}
         self.recorder: Callable[[int, Event], None] | None = None
         """Called with (tick, event) for every event processed (see game_server.recording)."""
@@ -554,7 +556,9 @@ class Room:
         """Run one tick (see the module docstring for the order)."""
         if self.disposed:
             return
-        self._tracker.compact(self.published_tick)  # members that build frames between ticks
+        if self._packed_tick < self.published_tick:  # frames were built after the publish
+            self._tracker.compact(self.published_tick)
+            self._packed_tick = self.published_tick
         self.tick += 1
         now = self.time
         self.timers.now = now  # timers set while events are processed count from this tick
@@ -574,6 +578,7 @@ class Room:
             self._publish()
             if self._frames_tick == self._tracker.tick:  # frames built now: pack while warm
                 self._tracker.compact(self.tick)
+                self._packed_tick = self.tick
         if self.after_tick is not None:
             self.after_tick(self)
         if self.auto_dispose and self.is_empty:
@@ -729,11 +734,16 @@ class Room:
 
     def _expire(self, now: float) -> None:
         """Free the reserved seats and end the dropped clients' grace that ran out by ``now``."""
-        waiting = [
-            client
-            for client in self.clients.values()
-            if client.status is _RESERVED or client.status is _DROPPED
-        ]
+        waiting = None  # the common case: none (a loop, not a comprehension: no frame)
+        for client in self.clients.values():
+            status = client.status
+            if status is _RESERVED or status is _DROPPED:
+                if waiting is None:
+                    waiting = [client]
+                else:
+                    waiting.append(client)
+        if waiting is None:
+            return
         for client in waiting:  # a list: the loop changes self.clients
             if client.status is _RESERVED and now >= client.expires_at:
                 self._tokens.pop(client.seat_token, None)
