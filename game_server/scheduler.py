@@ -14,8 +14,9 @@ is disposed, or a loop that is stopped, leaves its lane, and its ``finished`` fu
 
 Theory of the heap: a loop added now starts on the first grid point at or after now, so its
 first deadline lies a whole interval ahead, never before a deadline already in the lane (those
-are at most an interval ahead). The lane therefore sleeps until its earliest deadline without
-being woken by additions, except when it was empty.
+are at most an interval ahead). The lane therefore sleeps until its earliest deadline (less
+``EARLY``: a real timer ends late, never early) without being woken by additions, except when it
+was empty.
 
 Owns: the lanes (a task and a heap each) and when each loop's ``run_due`` is called. Must never:
 hold game logic, await a client, or let one room's failure stop another's ticks (a loop that
@@ -40,6 +41,11 @@ logger = logging.getLogger("game_server.scheduler")
 
 DEFAULT_SLOTS = 10
 """Grid points per tick interval that room schedules start on."""
+EARLY = 0.0015
+"""Seconds before its deadline that a loop may run, as if at its deadline. A real sleep ends
+from 0 to about 2 ms after the time asked for (``MonotonicClock.sleep_until`` never wakes
+early, and uvloop's timers fire on whole milliseconds): a lane asks for this much earlier, so
+its ticks start about on time, and one wake-up runs every loop due within it."""
 
 
 class _Lane:
@@ -75,19 +81,19 @@ class _Lane:
                 await self.idle
                 self.idle = None
                 continue
-            await clock.sleep_until(heap[0][0])
+            await clock.sleep_until(heap[0][0] - EARLY)
             # One pass of the event loop first: on the fast socket, whose frames reach the
             # room synchronously, inputs that arrived by the deadline but were not read yet
             # (the loop was busy) make this tick instead of the next one.
             await asyncio.sleep(0)
-            due = clock.now()  # the batch: loops due by now, each run once, then a yield
+            due = clock.now() + EARLY  # the batch: loops due by then, each run once, a yield
             while heap and heap[0][0] <= due:
-                loop = heapq.heappop(heap)[2]
+                deadline, _, loop = heapq.heappop(heap)
                 if loop.stopped:
                     loop.finish()
                     continue
-                try:
-                    loop.run_due(clock.now())  # each room's own start time, for its lateness
+                try:  # each room's own start time, for its lateness (never before its deadline)
+                    loop.run_due(max(clock.now(), deadline))
                 except Exception:
                     logger.exception("tick loop of room %s failed", loop.room.room_id)
                     _dispose_quietly(loop)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import uvloop
 
 from game_server.clock import ManualClock, MonotonicClock, TickSchedule
 
@@ -117,6 +118,38 @@ def test_monotonic_clock_sleep_until_a_past_deadline_returns_at_once() -> None:
         await asyncio.wait_for(clock.sleep_until(clock.now() - 1.0), timeout=1.0)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_monotonic_clock_sleep_until_ends_at_its_deadline_on_one_timer(
+    loop_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvloop's timers count whole milliseconds and round the delay: a plain sleep ends up to
+    1.5 ms early (and sleeping again for the rest spins). Twenty sleeps of odd lengths: none
+    ends before its deadline or takes a second timer."""
+    clock = MonotonicClock()
+    real_sleep = asyncio.sleep
+    timers: list[float] = []
+
+    async def counting_sleep(delay: float) -> None:
+        timers.append(delay)
+        await real_sleep(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", counting_sleep)
+
+    async def scenario() -> list[float]:
+        early = []
+        for n in range(20):
+            deadline = clock.now() + 0.002 + n * 0.00037
+            await clock.sleep_until(deadline)
+            early.append(deadline - clock.now())
+        return early
+
+    runner = uvloop.run if loop_kind == "uvloop" else asyncio.run
+    early = runner(scenario())
+    assert max(early) <= 0.0
+    assert min(early) > -0.05  # and not wildly late (a loaded machine may add a little)
+    assert len(timers) == 20
 
 
 # -- TickSchedule --------------------------------------------------------------------------------

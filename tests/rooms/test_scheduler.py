@@ -13,7 +13,7 @@ from game_server.clock import ManualClock
 from game_server.loop import TickLoop
 from game_server.metrics import Histogram
 from game_server.room import Room
-from game_server.scheduler import TickScheduler
+from game_server.scheduler import EARLY, TickScheduler
 
 RATE = 16
 INTERVAL = 1 / RATE
@@ -262,5 +262,30 @@ def test_each_room_in_a_batch_reports_its_own_lateness() -> None:
         await clock.settle()
         assert lateness.count == 3
         assert lateness.max == pytest.approx(0.04)  # the third started 40 ms late
+
+    run(scenario)
+
+
+def test_a_loop_due_within_early_runs_as_if_at_its_deadline() -> None:
+    """A real sleep ends late, never early: the lane wakes ``EARLY`` before a deadline and runs
+    the loops due by then, each at its own deadline (no lateness, no tick skipped)."""
+
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
+        lateness = Histogram([0.001, 0.01])
+        room = started()
+        loop = TickLoop(room, clock, lateness=lateness)
+        scheduler.add(loop)
+        deadline = loop.schedule.next_deadline
+        clock.set(deadline - 2 * EARLY)
+        await clock.settle()
+        assert room.tick == 0
+        clock.set(deadline - EARLY / 2)
+        await clock.settle()
+        assert room.tick == 1
+        assert (lateness.count, lateness.max) == (1, 0.0)
+        assert loop.schedule.next_deadline == deadline + INTERVAL
+        clock.set(deadline + INTERVAL - EARLY / 2)
+        await clock.settle()
+        assert room.tick == 2
 
     run(scenario)
