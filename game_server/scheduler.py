@@ -42,10 +42,12 @@ logger = logging.getLogger("game_server.scheduler")
 DEFAULT_SLOTS = 10
 """Grid points per tick interval that room schedules start on."""
 EARLY = 0.0015
-"""Seconds before its deadline that a loop may run, as if at its deadline. A real sleep ends
-from 0 to about 2 ms after the time asked for (``MonotonicClock.sleep_until`` never wakes
-early, and uvloop's timers fire on whole milliseconds): a lane asks for this much earlier, so
-its ticks start about on time, and one wake-up runs every loop due within it."""
+"""Seconds before its deadline that a loop may start its tick, as if at its deadline (at most
+an eighth of its interval). A real sleep ends from 0 to about 2 ms after the time asked for
+(``MonotonicClock.sleep_until`` never ends early, and uvloop's timers fire on whole
+milliseconds): a lane asks for this much earlier, so its ticks start about on time, and one
+wake-up runs every loop due within it. A tick that starts early reports no lateness; inputs
+that arrive after it started go to the next tick."""
 
 
 class _Lane:
@@ -55,6 +57,9 @@ class _Lane:
         self.clock = clock
         self.interval = interval
         self.grid = interval / slots
+        self.early = min(EARLY, interval / 8)
+        """How early this lane wakes and runs a loop (``EARLY``, or an eighth of a fast rate's
+        interval)."""
         self.heap: list[tuple[float, int, TickLoop]] = []
         self.order = itertools.count()
         self.idle: asyncio.Future[None] | None = None
@@ -81,13 +86,15 @@ class _Lane:
                 await self.idle
                 self.idle = None
                 continue
-            await clock.sleep_until(heap[0][0] - EARLY)
+            early = self.early
+            await clock.sleep_until(heap[0][0] - early)
             # One pass of the event loop first: on the fast socket, whose frames reach the
-            # room synchronously, inputs that arrived by the deadline but were not read yet
-            # (the loop was busy) make this tick instead of the next one.
+            # room synchronously, inputs that arrived by now but were not read yet (the loop
+            # was busy) make this tick instead of the next one.
             await asyncio.sleep(0)
-            due = clock.now() + EARLY  # the batch: loops due by then, each run once, a yield
-            while heap and heap[0][0] <= due:
+            now = clock.now()  # the batch: loops due within `early` of now, each run once
+            ran: list[TickLoop] = []
+            while heap and heap[0][0] - early <= now:  # the sleep's own sum: no float gap
                 deadline, _, loop = heapq.heappop(heap)
                 if loop.stopped:
                     loop.finish()
@@ -102,7 +109,9 @@ class _Lane:
                 if loop.stopped:
                     loop.finish()
                 else:
-                    heapq.heappush(heap, (loop.schedule.next_deadline, next(self.order), loop))
+                    ran.append(loop)
+            for loop in ran:  # back in after the batch: a loop due again soon waits its turn
+                heapq.heappush(heap, (loop.schedule.next_deadline, next(self.order), loop))
 
 
 def _dispose_quietly(loop: TickLoop) -> None:

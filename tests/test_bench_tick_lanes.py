@@ -15,12 +15,12 @@ def test_tick_lanes_bench_counts_sleeps_cpu_and_lateness(
     loop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "tick_lanes.json"
-    argv = ["--rooms", "20", "--seconds", "0.5", "--work-us", "50", "--loop", loop]
+    argv = ["--rooms", "20", "--seconds", "1", "--work-us", "50", "--loop", loop]
     assert main([*argv, "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["loop"] == loop
     assert report["rooms"] == 20
-    assert 300 <= report["ticks_per_second"] <= 500  # 20 rooms at 20 Hz, on a real clock
+    assert 250 <= report["ticks_per_second"] <= 550  # 20 rooms at 20 Hz, on a real clock
     # ten grid slots at 20 Hz: one sleep a slot, never a spin (the eleventh round's bug slept
     # thousands of times a second on uvloop)
     assert report["lane_sleeps_per_second"] <= 260

@@ -289,3 +289,46 @@ def test_a_loop_due_within_early_runs_as_if_at_its_deadline() -> None:
         assert room.tick == 2
 
     run(scenario)
+
+
+def test_a_fast_rate_wakes_at_most_an_eighth_of_its_interval_early_and_runs_each_loop_once() -> (
+    None
+):
+    class Fast(Ticker):
+        tick_rate = 1024.0  # an interval shorter than EARLY
+
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
+        room = started(Fast)
+        loop = TickLoop(room, clock)
+        scheduler.add(loop)
+        deadline = loop.schedule.next_deadline
+        early = min(EARLY, loop.schedule.interval / 8)
+        assert early < EARLY
+        clock.set(deadline - early / 2)
+        await clock.settle()
+        assert room.tick == 1  # not the next tick too, a whole interval before its deadline
+        assert loop.schedule.next_deadline == deadline + loop.schedule.interval
+
+    run(scenario)
+
+
+def test_a_lane_wakes_for_a_deadline_whatever_its_float_rounding() -> None:
+    """The lane sleeps until ``deadline - early`` and tests that same difference: with 1/150 s
+    and 1.5 ms, ``(deadline - early) + early`` rounds below the deadline, and a lane that tested
+    ``deadline <= now + early`` instead kept polling without ticking."""
+
+    class Odd(Ticker):
+        tick_rate = 150.0
+
+    async def scenario(clock: ManualClock, scheduler: TickScheduler) -> None:
+        room = started(Odd)
+        loop = TickLoop(room, clock)
+        scheduler.add(loop)
+        scheduler._lanes[loop.schedule.interval].early = EARLY  # before the lane first sleeps
+        deadline = loop.schedule.next_deadline
+        assert (deadline - EARLY) + EARLY < deadline
+        clock.set(deadline - EARLY)
+        await clock.settle()
+        assert room.tick == 1
+
+    run(scenario, slots=1)
