@@ -89,7 +89,11 @@ class Arena(Room):
     def on_input(self, client: Client, payload: Any) -> None:
         """Keep the latest direction (malformed inputs count as standing still)."""
         if type(payload) is dict:
-            client.input = (_axis(payload.get("dx")), _axis(payload.get("dy")))
+            dx, dy = payload.get("dx"), payload.get("dy")
+            if type(dx) is float and type(dy) is float and -1.0 <= dx <= 1.0 and -1.0 <= dy <= 1.0:
+                client.input = (dx, dy)  # what a client sends: kept as is, no call per axis
+            else:
+                client.input = (_axis(dx), _axis(dy))
         else:
             client.input = (0.0, 0.0)
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from game_server import ErrorCode, Recording, SimClient, Simulation, replay
-from game_server.games.arena import FIELD, NPC_COUNT, NPCS_PER_TICK, SPEED, Arena
+from game_server.games.arena import FIELD, NPC_COUNT, NPCS_PER_TICK, SPEED, Arena, _axis
 
 SIXTEENTHS = 16
 
@@ -73,6 +75,33 @@ def test_a_malformed_input_stands_still(payload: object) -> None:
     alice.send_input(payload)
     sim.step(5)
     assert body(alice) == start
+
+
+AXES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1.0, max_value=1.0),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=2),
+)
+
+
+@given(dx=AXES, dy=AXES, keys=st.sampled_from(["both", "dx", "dy", "none"]))
+def test_on_input_keeps_each_axis_clamped_as_axis_says(dx: object, dy: object, keys: str) -> None:
+    """The fast path for two in-range floats keeps what the per-axis rule would."""
+    sim = Simulation(Arena, seed=7)
+    alice = sim.join()
+    sim.step()
+    client = sim.room.clients[alice.session_id]
+    payload = {"dx": dx, "dy": dy}
+    if keys != "both":
+        payload = {} if keys == "none" else {keys: payload[keys]}
+    sim.room.on_input(client, payload)
+    expected = (_axis(payload.get("dx")), _axis(payload.get("dy")))
+    got = client.input
+    assert all(type(value) is float for value in got)
+    assert [repr(value) for value in got] == [repr(value) for value in expected]
 
 
 def test_a_rotating_block_of_npcs_moves_each_tick() -> None:
