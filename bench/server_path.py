@@ -8,10 +8,10 @@ loop and picows's framing. This benchmark leaves those out to show what our code
 rooms of 10 players, each player a real ``FastSession`` (the picows transport's session, so the
 edge rules, the sans-I/O ``Connection``, the registry and the rooms are the production ones)
 whose socket is a stand-in that only counts the frames written. Each tick every player's input
-frame enters through ``on_ws_frame``, as picows delivers it (every tenth tick an ACK too), then
-every room ticks through its ``TickLoop`` and writes each member's state frame. Time is this
-process's CPU time; the garbage collector is tuned as the run command tunes it (``tune_gc``),
-and restored afterwards.
+frame enters through ``on_ws_frame``, as picows delivers it (every twentieth tick, a second at
+20 Hz, an ACK too), then every room ticks through its ``TickLoop`` and writes each member's
+state frame. Time is this process's CPU time; the garbage collector is tuned as the run
+command tunes it (``tune_gc``), and restored afterwards.
 
 Rows: ``receive`` (inputs and acks through the edge into the room), ``tick`` (the room ticks:
 inputs applied, ``update``, commit), ``publish`` (the shared patch built once per room and each
@@ -51,8 +51,9 @@ from protocol.codec import encode
 from protocol.codes import PROTOCOL_VERSION
 from protocol.messages import Ack, Input, Join
 
-ACK_EVERY = 10
-"""Ticks between a client's acknowledgements (what our clients do)."""
+ACK_EVERY = 20
+"""Ticks between a client's acknowledgements: a second at the arena's 20 Hz, what our clients do
+(``clients.python.room.ACK_INTERVAL``)."""
 
 
 class CountingSocket:

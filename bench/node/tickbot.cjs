@@ -11,10 +11,11 @@
 // Then for every FULL_STATE / PATCH:
 //   - observing bots (player p % N == 0) decode every frame with msgpackr (a message may hold
 //     several frames), take last_seq (FULL_STATE [tick, last_seq, state], PATCH
-//     [tick, baseline, last_seq, delta]) for the latency histogram, and ACK every tenth tick;
-//   - silent bots count the frame's bytes and read only the tick from the header bytes to ACK every tenth
-//     (the server closes clients that never acknowledge with TOO_SLOW, and acking is what a real
-//     client does); any other message they decode in full.
+//     [tick, baseline, last_seq, delta]) for the latency histogram, and ACK once a second;
+//   - silent bots count the frame's bytes and read only the tick from the header bytes to ACK once
+//     a second (the server closes clients that never acknowledge with TOO_SLOW, and acking is what
+//     a real client does: ours ACK the first state, then the first a second or more after the last
+//     ACK); any other message they decode in full.
 // Inputs are INPUT [seq, {"dx": x, "dy": y}], encoded by hand (float64, as msgpackr would).
 //
 // --slow-after S --slow-for D: player 1 of the first room stops reading its socket S seconds after
@@ -34,7 +35,7 @@ const SUBPROTOCOL = "tickroom.v2.msgpack";
 const PROTOCOL_VERSION = 2;
 const JOIN = 0x01, INPUT = 0x04, ACK = 0x05, WELCOME = 0x40, FULL_STATE = 0x41, PATCH = 0x42;
 const JOIN_TIMEOUT_MS = 30000;
-const ACK_EVERY = 10; // ticks between ACKs (docs/protocol.md: at least once a second suffices)
+const ACK_INTERVAL_MS = 1000; // between ACKs, as our clients (docs/protocol.md, ACK)
 
 const a = args();
 const port = +a.port;
@@ -117,13 +118,14 @@ async function join(r, p) {
       if (ws.readyState === WebSocket.OPEN) ws.send(inputFrame(seq, dx, dy));
     });
     let welcomed = false;
-    let acked = -ACK_EVERY;
+    let ackedAt = -Infinity;
     const ack = (tick) => {
-      if (tick - acked >= ACK_EVERY) { acked = tick; ws.send(ackFrame(tick)); }
+      const now = performance.now();
+      if (now - ackedAt >= ACK_INTERVAL_MS) { ackedAt = now; ws.send(ackFrame(tick)); }
     };
     const timer = setTimeout(() => { reject(new Error("no WELCOME in time")); ws.terminate(); }, JOIN_TIMEOUT_MS);
 
-    // Decode every frame of the message; ACK every tenth state; measure when `measure`.
+    // Decode every frame of the message; ACK once a second; measure when `measure`.
     const decodeAll = (data, measure) => {
       const values = unpackMultiple(data);
       let counted = false;

@@ -51,8 +51,13 @@ import { ReconnectPolicy } from "./reconnect.js";
 import { PatchError, Schema } from "./schema.js";
 import { applyDelta, decodeState, touches, valueAt } from "./state.js";
 
-/** Ticks between ACKs: the server needs one within its ack timeout (10 s), and each is a message. */
-const ACK_EVERY = 10;
+/**
+ * Milliseconds between ACKs: the first state of a connection is acknowledged at once, then the
+ * first state that arrives a second or more after the last ACK. The server needs one within its
+ * ack timeout (10 s by default) and reads each as a message. Counted in time, not ticks: a room at
+ * 1 Hz is acknowledged as often as one at 60 Hz.
+ */
+const ACK_INTERVAL_MS = 1000;
 
 export { ReconnectPolicy, RequestError, RoomError };
 
@@ -369,7 +374,8 @@ export class Room extends Emitter {
     this.patchRate = welcome.patch_rate;
     this.role = welcome.role;
     this.phase = "joined";
-    this.ackedTick = -ACK_EVERY; // the first state of a connection is acknowledged
+    /** @type {number | null} when the last ACK went out (this.now()); null: none on this socket */
+    this.ackedAt = null; // the first state of a connection is acknowledged
     // Everything after the last acknowledged input goes out again on this socket, in order.
     this.inputs.rewind(this.lastSeq);
     this.pumpInputs();
@@ -414,8 +420,9 @@ export class Room extends Emitter {
     this.inputs.acknowledge(frame.last_seq);
     this.stats.states += 1;
     if (this.phase === "joined") {
-      if (frame.tick - this.ackedTick >= ACK_EVERY) {
-        this.ackedTick = frame.tick;
+      const now = this.now();
+      if (this.ackedAt === null || now - this.ackedAt >= ACK_INTERVAL_MS) {
+        this.ackedAt = now;
         this.write({ type: "ack", tick: frame.tick });
       }
       this.pumpInputs();

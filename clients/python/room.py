@@ -94,9 +94,11 @@ from protocol.state import ConnectionState, Side
 logger = logging.getLogger("clients.python.room")
 
 NORMAL_CLOSURE = 1000
-ACK_EVERY = 10
-"""Ticks between ACKs: the server only needs one within its ack timeout (10 s by default), and
-every ACK is a message it must read (docs/protocol.md, ACK)."""
+ACK_INTERVAL = 1.0
+"""Seconds between ACKs: the first state of a connection is acknowledged at once, then the first
+state that arrives a second or more after the last ACK. The server needs one within its ack
+timeout (10 s by default) and reads every ACK as a message (docs/protocol.md, ACK). Counted in
+time, not ticks: a room at 1 Hz is acknowledged as often as one at 60 Hz."""
 C = TypeVar("C")
 
 
@@ -179,7 +181,7 @@ class RoomConnection:
         self._next_seq = 1
         self._written_seq = 0
         self._inputs_since_state = 0
-        self._acked_tick = -ACK_EVERY  # the first state of a connection is acked
+        self._acked_at: float | None = None  # the first state of a connection is acked
         self._queue: deque[Message] = deque()
         self._next_request = 1
         self._requests: dict[int, asyncio.Future[Any]] = {}
@@ -415,7 +417,7 @@ class RoomConnection:
         # Everything after the last acknowledged input goes out again on this socket, in order.
         self._written_seq = self.last_seq
         self._inputs_since_state = 0
-        self._acked_tick = -ACK_EVERY  # the first state of a connection is acked
+        self._acked_at = None  # the first state of a connection is acked
         self._pump_inputs()
         while self._queue and conn.state is ConnectionState.JOINED:
             conn.send(self._queue.popleft())
@@ -439,9 +441,10 @@ class RoomConnection:
         self.stats.states_received += 1
         self._synced = True
         if conn.state is ConnectionState.JOINED:
-            if tick - self._acked_tick >= ACK_EVERY:
+            acked_at = self._acked_at
+            if acked_at is None or now - acked_at >= ACK_INTERVAL:
                 conn.send_ack(tick)
-                self._acked_tick = tick
+                self._acked_at = now
             self._inputs_since_state = 0
             self._pump_inputs()
             self._wake.set()

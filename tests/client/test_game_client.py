@@ -57,6 +57,24 @@ def test_join_play_leave_keeps_the_state_equal_to_the_servers() -> None:
     run(main())
 
 
+def test_a_slow_room_is_acknowledged_about_once_a_second() -> None:
+    """At 2 Hz a state comes every half second: the client acknowledges once a second (every
+    tenth tick would be every 5 s), so a server with a 2 s ack timeout keeps it."""
+
+    async def main() -> None:
+        settings = Settings(tick_rate=2.0, ack_timeout=2.0)
+        async with InMemoryServer(create_app(settings)) as server:
+            room = await server.client().join_or_create("arena")
+            member = server_room(server, room.room_id).clients[room.session_id]
+            start = room.tick
+            await room.wait_for(lambda r: r.tick >= start + 9, timeout=10)  # 4.5 s
+            assert room.connected
+            assert member.acked_tick >= start + 6  # acked at least every 3 ticks (1.5 s)
+            await room.leave()
+
+    run(main())
+
+
 def test_join_play_leave_over_tcp() -> None:
     with live_server() as live:
         _test_join_play_leave_over_tcp(live)

@@ -120,16 +120,29 @@ test("patches change the same state object and name the changed paths", async ()
   assert.deepEqual(events[0].changes, [["players", "sess-1", "x"]]);
   assert.equal(events[0].full, false);
   assert.deepEqual(watched, [{ x: 2, name: "ann" }]);
-  assert.deepEqual(socket.sentOf("ack").at(-1), { type: "ack", tick: 10 }); // every 10th tick
+  assert.deepEqual(socket.sentOf("ack").at(-1), { type: "ack", tick: 10 }); // once a second
 });
 
-test("states are acknowledged every tenth tick, starting with the first", async () => {
-  const { socket } = await joined(); // the full state at tick 10 was acked
-  for (let tick = 11; tick <= 25; tick++) {
+test("states are acknowledged once a second, starting with the first", async () => {
+  let clock = 0;
+  const { socket } = await joined({ now: () => clock }); // the full state at tick 10, acked at 0
+  for (let tick = 11; tick <= 45; tick++) {
+    clock = (tick - 10) * 50; // 20 Hz
     socket.push({ type: "patch", tick, baseline: tick - 1, last_seq: 0, delta: {} });
+    await settle();
   }
-  await settle();
-  assert.deepEqual(socket.sentOf("ack").map((ack) => ack.tick), [10, 20]);
+  assert.deepEqual(socket.sentOf("ack").map((ack) => ack.tick), [10, 30]); // at 0 and 1000 ms
+});
+
+test("a slow room's states are acknowledged as often: every one at 0.5 Hz", async () => {
+  let clock = 0;
+  const { socket } = await joined({ now: () => clock });
+  for (let tick = 11; tick <= 13; tick++) {
+    clock = (tick - 10) * 2000;
+    socket.push({ type: "patch", tick, baseline: tick - 1, last_seq: 0, delta: {} });
+    await settle();
+  }
+  assert.deepEqual(socket.sentOf("ack").map((ack) => ack.tick), [10, 11, 12, 13]);
 });
 
 test("several frames in one message are all applied", async () => {
