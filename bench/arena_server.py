@@ -14,7 +14,7 @@ and the edge's counters, which ``bench.arena_load`` turns into window figures.
 
 The transport is a table entry (``TRANSPORTS``): each entry is an async function that serves the
 app until SIGTERM. The edge settings are the defaults (ack timeout, rate limit, frame cap), so the
-bots do the honest work: they acknowledge every state.
+bots do the honest work: they acknowledge state about once a second, as our clients do.
 
 Owns: the benchmark's server process. Must never: tune or patch the server it measures.
 """

@@ -113,7 +113,7 @@ class Room:
     max_messages_per_second: ClassVar[float] = 120.0
     """Per-client rate limit on WebSocket messages, enforced at the socket edge. Every message
     counts, acknowledgements included (a client that acks every state at 20 Hz sends 20 inputs
-    and 20 acks a second; ours ack every tenth); raise it for rooms that tick or take inputs
+    and 20 acks a second; ours ack about once a second); raise it for rooms that tick or take inputs
     faster."""
     max_inputs_per_tick: ClassVar[int] = 8
     """Inputs, messages and requests of one client processed per tick; the rest wait for the

@@ -14,8 +14,8 @@
 //     [tick, baseline, last_seq, delta]) for the latency histogram, and ACK once a second;
 //   - silent bots count the frame's bytes and read only the tick from the header bytes to ACK once
 //     a second (the server closes clients that never acknowledge with TOO_SLOW, and acking is what
-//     a real client does: ours ACK the first state, then the first a second or more after the last
-//     ACK); any other message they decode in full.
+//     a real client does: ours ACK the first state, then about once a second, never more than a
+//     second apart); any other message they decode in full.
 // Inputs are INPUT [seq, {"dx": x, "dy": y}], encoded by hand (float64, as msgpackr would).
 //
 // --slow-after S --slow-for D: player 1 of the first room stops reading its socket S seconds after
@@ -35,7 +35,7 @@ const SUBPROTOCOL = "tickroom.v2.msgpack";
 const PROTOCOL_VERSION = 2;
 const JOIN = 0x01, INPUT = 0x04, ACK = 0x05, WELCOME = 0x40, FULL_STATE = 0x41, PATCH = 0x42;
 const JOIN_TIMEOUT_MS = 30000;
-const ACK_INTERVAL_MS = 1000; // between ACKs, as our clients (docs/protocol.md, ACK)
+const ACK_AFTER_MS = 1000 - 50; // as our clients: ACKs a second apart at most, one state (50 ms at 20 Hz) early
 
 const a = args();
 const port = +a.port;
@@ -121,7 +121,7 @@ async function join(r, p) {
     let ackedAt = -Infinity;
     const ack = (tick) => {
       const now = performance.now();
-      if (now - ackedAt >= ACK_INTERVAL_MS) { ackedAt = now; ws.send(ackFrame(tick)); }
+      if (now - ackedAt >= ACK_AFTER_MS) { ackedAt = now; ws.send(ackFrame(tick)); }
     };
     const timer = setTimeout(() => { reject(new Error("no WELCOME in time")); ws.terminate(); }, JOIN_TIMEOUT_MS);
 

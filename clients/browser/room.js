@@ -52,10 +52,11 @@ import { PatchError, Schema } from "./schema.js";
 import { applyDelta, decodeState, touches, valueAt } from "./state.js";
 
 /**
- * Milliseconds between ACKs: the first state of a connection is acknowledged at once, then the
- * first state that arrives a second or more after the last ACK. The server needs one within its
- * ack timeout (10 s by default) and reads each as a message. Counted in time, not ticks: a room at
- * 1 Hz is acknowledged as often as one at 60 Hz.
+ * Milliseconds between ACKs, at most: the first state of a connection is acknowledged at once,
+ * then the state after which the next would come a second or more after the last ACK (one state
+ * interval early). So ACKs go out about once a second at any tick rate, and with every state in a
+ * room that publishes less often. The server needs one within its ack timeout (10 s by default)
+ * and reads each as a message.
  */
 const ACK_INTERVAL_MS = 1000;
 
@@ -133,6 +134,10 @@ export class Room extends Emitter {
     };
     /** @type {null | {code: number, reason: string, consented: boolean, opened: boolean, text: string}} */
     this.closed = null;
+    /** @type {number | null} when this socket's last ACK went out (`now()`); null: none yet */
+    this.ackedAt = null;
+    /** ms from an ACK to the state that acknowledges next: ACK_INTERVAL_MS less one state interval */
+    this.ackAfter = ACK_INTERVAL_MS;
 
     this.policy = new ReconnectPolicy(options.reconnect);
     this.inputs = new InputQueue(options.inputBurst ?? 4, this.policy.maxUnacked);
@@ -374,8 +379,8 @@ export class Room extends Emitter {
     this.patchRate = welcome.patch_rate;
     this.role = welcome.role;
     this.phase = "joined";
-    /** @type {number | null} when the last ACK went out (this.now()); null: none on this socket */
     this.ackedAt = null; // the first state of a connection is acknowledged
+    this.ackAfter = ACK_INTERVAL_MS - (1000 * this.patchRate) / this.tickRate;
     // Everything after the last acknowledged input goes out again on this socket, in order.
     this.inputs.rewind(this.lastSeq);
     this.pumpInputs();
@@ -420,9 +425,8 @@ export class Room extends Emitter {
     this.inputs.acknowledge(frame.last_seq);
     this.stats.states += 1;
     if (this.phase === "joined") {
-      const now = this.now();
-      if (this.ackedAt === null || now - this.ackedAt >= ACK_INTERVAL_MS) {
-        this.ackedAt = now;
+      if (this.ackedAt === null || receivedAt - this.ackedAt >= this.ackAfter) {
+        this.ackedAt = receivedAt;
         this.write({ type: "ack", tick: frame.tick });
       }
       this.pumpInputs();

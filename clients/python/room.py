@@ -95,10 +95,11 @@ logger = logging.getLogger("clients.python.room")
 
 NORMAL_CLOSURE = 1000
 ACK_INTERVAL = 1.0
-"""Seconds between ACKs: the first state of a connection is acknowledged at once, then the first
-state that arrives a second or more after the last ACK. The server needs one within its ack
-timeout (10 s by default) and reads every ACK as a message (docs/protocol.md, ACK). Counted in
-time, not ticks: a room at 1 Hz is acknowledged as often as one at 60 Hz."""
+"""Seconds between ACKs, at most: the first state of a connection is acknowledged at once, then
+the state after which the next would come a second or more after the last ACK (one state
+interval, ``patch_rate / tick_rate``, early). So ACKs go out about once a second at any tick
+rate, and with every state in a room that publishes less often. The server needs one within its
+ack timeout (10 s by default) and reads every ACK as a message (docs/protocol.md, ACK)."""
 C = TypeVar("C")
 
 
@@ -182,6 +183,7 @@ class RoomConnection:
         self._written_seq = 0
         self._inputs_since_state = 0
         self._acked_at: float | None = None  # the first state of a connection is acked
+        self._ack_after = ACK_INTERVAL  # seconds from an ACK to the state that acks next
         self._queue: deque[Message] = deque()
         self._next_request = 1
         self._requests: dict[int, asyncio.Future[Any]] = {}
@@ -418,6 +420,7 @@ class RoomConnection:
         self._written_seq = self.last_seq
         self._inputs_since_state = 0
         self._acked_at = None  # the first state of a connection is acked
+        self._ack_after = ACK_INTERVAL - welcome.patch_rate / welcome.tick_rate
         self._pump_inputs()
         while self._queue and conn.state is ConnectionState.JOINED:
             conn.send(self._queue.popleft())
@@ -442,7 +445,7 @@ class RoomConnection:
         self._synced = True
         if conn.state is ConnectionState.JOINED:
             acked_at = self._acked_at
-            if acked_at is None or now - acked_at >= ACK_INTERVAL:
+            if acked_at is None or now - acked_at >= self._ack_after:
                 conn.send_ack(tick)
                 self._acked_at = now
             self._inputs_since_state = 0

@@ -11,6 +11,7 @@ client's baseline, a one-byte integer for a step of a unit or two, instead of a 
 
 from __future__ import annotations
 
+from math import isnan
 from typing import Any
 
 from game_server.client import Client, ClientStatus
@@ -28,8 +29,11 @@ enum metaclass's ``__getattr__`` puts every class attribute read on a slow path)
 
 
 def _axis(value: Any) -> float:
-    """An input axis clamped to -1..1 (anything that is not a number counts as 0)."""
+    """An input axis clamped to -1..1 (anything that is not a number, NaN included, counts as 0:
+    a NaN position would be refused by the state and stop the rest of the tick's moves)."""
     if type(value) is int or type(value) is float:
+        if isnan(value):
+            return 0.0
         return -1.0 if value < -1 else 1.0 if value > 1 else float(value)
     return 0.0
 

@@ -55,7 +55,7 @@ async def read_to_the_end(ws: websockets.ClientConnection) -> None:
 def test_a_client_that_stops_reading_is_closed_as_too_slow_and_nobody_else_notices(
     transport: str,
 ) -> None:
-    overrides: dict[str, Any] = {"ack_timeout": 1.5, **TRANSPORTS[transport]}
+    overrides: dict[str, Any] = {"ack_timeout": 2.0, **TRANSPORTS[transport]}  # our ACKs: <= 1 s
     with live_server(**overrides) as live:
 
         async def main() -> None:
