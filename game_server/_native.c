@@ -215,6 +215,27 @@ configure(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* on_ws_frame(session, transport, frame): FastSession.on_ws_frame itself, for the class (the
+ * module exports it as an instancemethod, which binds like a Python function): picows calls it
+ * for every frame, and this way no Python frame runs in between. */
+static PyObject *
+gs_on_ws_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *pair[2];
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "on_ws_frame(session, transport, frame)");
+        return NULL;
+    }
+    pair[0] = args[0];
+    pair[1] = args[2];
+    return gs_receive_frame(module, pair, 2);
+}
+
+static PyMethodDef on_ws_frame_def = {
+    "on_ws_frame", (PyCFunction)(void (*)(void))gs_on_ws_frame, METH_FASTCALL,
+    "on_ws_frame(session, transport, frame): FastSession.on_ws_frame, which is receive_frame(session, "
+    "frame)."};
+
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(FastSession, Room, StateFrame, ClientStatus.JOINED, ConnectionState.JOINED, "
@@ -246,6 +267,7 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
+    PyObject *module, *function, *method;
 #define INTERN(var, text)                                                                   \
     if ((var = PyUnicode_InternFromString(text)) == NULL) {                                 \
         return NULL;                                                                        \
@@ -324,5 +346,17 @@ PyInit__native(void)
     if (zero == NULL || one == NULL || float_zero == NULL) {
         return NULL;
     }
-    return PyModule_Create(&native_module);
+    module = PyModule_Create(&native_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    function = PyCFunction_NewEx(&on_ws_frame_def, module, NULL);
+    method = function == NULL ? NULL : PyInstanceMethod_New(function);
+    Py_XDECREF(function);
+    if (method == NULL || PyModule_AddObject(module, "on_ws_frame", method) < 0) {
+        Py_XDECREF(method);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

@@ -225,6 +225,9 @@ game_server.native.configure(
     decode_input,
     decode_ack,
 )
+if game_server.native.on_ws_frame is not None:
+    # the method above in C: picows calls it for every frame, and no Python frame runs first
+    FastSession.on_ws_frame = game_server.native.on_ws_frame  # type: ignore[method-assign]
 
 
 class GameSocketServer:

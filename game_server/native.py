@@ -4,7 +4,8 @@ per-client paths, and the room's per-input path.
 - ``publish(room)``: ``Room._publish`` with ``FastSession.wake``'s state-frame path inlined (a
   member's frame from the room's shared one, written to its transport);
 - ``receive_frame(session, frame)``: ``FastSession.on_ws_frame`` with ``EdgeSession.receive``'s
-  path for a joined player's INPUT and ACK (rate limit, decode, queue) inlined;
+  path for a joined player's INPUT and ACK (rate limit, decode, queue) inlined, and
+  ``on_ws_frame``, the same as the method ``game_server.fastsocket`` puts on the class;
 - ``process_events(room, events)``: ``Room._process_events`` (a tick's queued events) with
   ``Room._process``'s INPUT path inlined: the game's ``on_input`` called from C.
 
@@ -47,6 +48,11 @@ publish: Any = None
 receive_frame: Any = None
 """``native.receive_frame`` once ``configure`` ran, else None."""
 
+on_ws_frame: Any = None
+"""``native.on_ws_frame`` once ``configure`` ran, else None: ``FastSession.on_ws_frame`` in C
+(``receive_frame`` with picows's arguments), an instancemethod that ``game_server.fastsocket``
+puts on the class in place of the Python method."""
+
 process_events: Any = None
 """``native.process_events`` once ``configure_room`` ran, else None: ``Room._advance`` calls it
 instead of ``Room._process_events`` when set."""
@@ -56,12 +62,13 @@ def configure(*args: Any) -> None:
     """Hand the C paths what they compare with and call (``native.configure``'s arguments) and
     turn them on; nothing when the C module is not loaded. ``game_server.fastsocket`` calls it
     once, when it is imported."""
-    global publish, receive_frame  # noqa: PLW0603  # set once, read on every tick
+    global publish, receive_frame, on_ws_frame  # noqa: PLW0603  # set once, read on every tick
     if native is None:
         return
     native.configure(*args)
     publish = native.publish
     receive_frame = native.receive_frame
+    on_ws_frame = getattr(native, "on_ws_frame", None)  # None: a module built before it
 
 
 def configure_room(*args: Any) -> None:

@@ -31,6 +31,7 @@ PURE = os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
 def test_the_c_paths_are_built_and_configured_unless_switched_off() -> None:
     if PURE:
         assert game_server.native.publish is None
+        assert FastSession.on_ws_frame.__code__  # the Python method
         return
     assert game_server.native.NATIVE, (
         "game_server._native is not built: install a C compiler (apt-get install gcc) and rerun "
@@ -38,6 +39,8 @@ def test_the_c_paths_are_built_and_configured_unless_switched_off() -> None:
     )
     assert game_server.native.publish is game_server.native.native.publish
     assert game_server.native.receive_frame is game_server.native.native.receive_frame
+    # picows calls the C method itself: FastSession.on_ws_frame is no Python function
+    assert FastSession.on_ws_frame is game_server.native.native.on_ws_frame.__func__
 
 
 def test_load_native_honours_the_switch_and_a_missing_module(
@@ -139,3 +142,10 @@ def test_a_wake_while_the_shared_frame_is_built_drains_after_it_both_ways(
     python = written_when_a_wake_comes_in_while_the_frame_is_built()
     assert [frames for frames, _ in python] == [2, 1]  # the state frame, then the note
     assert [frames for frames, _ in c] == [2, 1]  # (bytes differ: each run seeds its own room)
+
+
+@pytest.mark.skipif(PURE, reason="the C method is off under TICKROOM_PURE_PYTHON=1")
+def test_the_c_on_ws_frame_takes_picows_arguments_only() -> None:
+    session = FastSession.__new__(FastSession)
+    with pytest.raises(TypeError, match="on_ws_frame"):
+        session.on_ws_frame(None)  # type: ignore[call-arg,arg-type]
