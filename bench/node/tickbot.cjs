@@ -35,7 +35,8 @@ const SUBPROTOCOL = "tickroom.v2.msgpack";
 const PROTOCOL_VERSION = 2;
 const JOIN = 0x01, INPUT = 0x04, ACK = 0x05, WELCOME = 0x40, FULL_STATE = 0x41, PATCH = 0x42;
 const JOIN_TIMEOUT_MS = 30000;
-const ACK_AFTER_MS = 1000 - 50; // as our clients: ACKs a second apart at most, one state (50 ms at 20 Hz) early
+const ACK_INTERVAL_MS = 1000; // as our clients: ACKs a second apart at most, one state early
+// (the state interval, patch_rate / tick_rate, from WELCOME: 50 ms in the arena's 20 Hz rooms)
 
 const a = args();
 const port = +a.port;
@@ -119,9 +120,10 @@ async function join(r, p) {
     });
     let welcomed = false;
     let ackedAt = -Infinity;
+    let ackAfter = ACK_INTERVAL_MS - 50; // set from WELCOME
     const ack = (tick) => {
       const now = performance.now();
-      if (now - ackedAt >= ACK_AFTER_MS) { ackedAt = now; ws.send(ackFrame(tick)); }
+      if (now - ackedAt >= ackAfter) { ackedAt = now; ws.send(ackFrame(tick)); }
     };
     const timer = setTimeout(() => { reject(new Error("no WELCOME in time")); ws.terminate(); }, JOIN_TIMEOUT_MS);
 
@@ -132,6 +134,7 @@ async function join(r, p) {
       for (let i = 0; i + 1 < values.length; i += 2) {
         const type = values[i], fields = values[i + 1];
         if (type === WELCOME) {
+          ackAfter = ACK_INTERVAL_MS - (1000 * fields[5]) / fields[4]; // patch_rate / tick_rate
           if (!welcomed) { welcomed = true; clearTimeout(timer); resolve(bot); }
         } else if (type === FULL_STATE || type === PATCH) {
           ack(fields[0]);
