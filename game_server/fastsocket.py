@@ -159,10 +159,8 @@ class FastSession(EdgeSession, WSListener):
         self.server.metrics.sockets_open += 1
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        receive = game_server.native.receive_frame
-        if receive is not None:
-            receive(self, frame)  # this method, and receive()'s INPUT path, in C
-        elif frame.msg_type is _BINARY and frame.fin and self._binary_only and not self._fragments:
+        # with the C module, game_server._native.on_ws_frame replaces this method (below the class)
+        if frame.msg_type is _BINARY and frame.fin and self._binary_only and not self._fragments:
             self.receive(frame.get_payload_as_bytes())  # the hot path: one whole binary message
         else:
             self.on_frame(frame)

@@ -68,7 +68,7 @@ def configure(*args: Any) -> None:
     native.configure(*args)
     publish = native.publish
     receive_frame = native.receive_frame
-    on_ws_frame = getattr(native, "on_ws_frame", None)  # None: a module built before it
+    on_ws_frame = native.on_ws_frame
 
 
 def configure_room(*args: Any) -> None:
