@@ -31,26 +31,21 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 import game_server.native
-from game_server.client import Client, ClientSink, ClientStatus
+from game_server.client import Client, ClientStatus
 from game_server.errors import (
-    AuthRefusedError,
-    InvalidOptionsError,
     RequestRefusedError,
-    RoomFullError,
-    RoomLockedError,
-    SeatInvalidError,
 )
 from game_server.handlers import HandlerSpec, collect_handlers, validate
+from game_server.room_seats import Event, RoomSeats
 from game_server.timers import Timers
 from protocol.codec import StateFrame, encode
 from protocol.codes import CloseCode, ErrorCode, Role
-from protocol.connection import Connection
 from protocol.diff import StateTracker, TrackedMap
 from protocol.messages import (
     Ack,
@@ -64,18 +59,14 @@ from protocol.messages import (
 from protocol.schema import Precision, Schema
 from protocol.state import ConnectionState
 
+__all__ = ["Event", "Room", "RoomStats"]
+
 logger = logging.getLogger("game_server.room")
 
 _CLIENT_EVENTS = frozenset({"input", "message", "request"})
-_RESERVED = ClientStatus.RESERVED
-_DROPPED = ClientStatus.DROPPED
 
 _INVALID: Any = object()
 """What ``_validated_input`` returns for an input that failed ``input_model``."""
-
-Event = tuple[Any, ...]
-"""A queued event: (kind, client, *data). Kinds: join, drop, reconnect, leave, input, message,
-request. The recorder stores exactly these."""
 
 
 class RoomStats:
@@ -91,7 +82,7 @@ class RoomStats:
         self.last_tick_duration = 0.0
 
 
-class Room:
+class Room(RoomSeats):
     """Base class of every game. Override the hooks you need; set settings as class attributes.
 
     Do not override ``__init__``: put setup in ``on_create``.
@@ -261,25 +252,6 @@ class Room:
         """Seconds of room time (ticks / tick_rate): deterministic, unlike the wall clock."""
         return self.tick / self.tick_rate
 
-    @property
-    def players(self) -> Iterator[Client]:
-        """Joined and dropped players, in join order."""
-        return (
-            c
-            for c in self.clients.values()
-            if c.role is Role.PLAYER and c.status in (ClientStatus.JOINED, ClientStatus.DROPPED)
-        )
-
-    @property
-    def player_count(self) -> int:
-        """Seats taken: reserved, joined and dropped players."""
-        return sum(1 for c in self.clients.values() if c.role is Role.PLAYER)
-
-    @property
-    def spectator_count(self) -> int:
-        """Spectators present or on their way."""
-        return sum(1 for c in self.clients.values() if c.role is Role.SPECTATOR)
-
     def broadcast(
         self, kind: str | int, payload: Any = None, *, exclude: Client | None = None
     ) -> None:
@@ -311,140 +283,6 @@ class Room:
     def snapshot(self) -> dict[str, Any]:
         """A plain deep copy of the state."""
         return self._tracker.snapshot()
-
-    # -- seats (used by the registry and the simulation) ----------------------------------------
-
-    def _validate_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
-        options = dict(options or {})
-        if self.options_model is not None:
-            try:
-                model = validate(self.options_model, options)
-            except ValueError as exc:
-                raise InvalidOptionsError(str(exc)) from None
-            return model.model_dump()  # type: ignore[no-any-return]
-        return options
-
-    def _check_open(self, role: Role) -> None:
-        if self.disposed:
-            raise SeatInvalidError("room is disposed")
-        if self.locked and role is Role.PLAYER:
-            raise RoomLockedError("room is locked")
-        if role is Role.PLAYER and self.player_count >= self.max_clients:
-            raise RoomFullError("room is full")
-        if role is Role.SPECTATOR and self.spectator_count >= self.max_spectators:
-            raise RoomFullError("no spectator seats left")
-
-    def has_free_seat(self) -> bool:
-        """Whether a player could reserve a seat now."""
-        return not (self.disposed or self.locked) and self.player_count < self.max_clients
-
-    def _reserve(
-        self,
-        options: dict[str, Any] | None = None,
-        *,
-        role: Role = Role.PLAYER,
-        session_id: str | None = None,
-        now: float | None = None,
-    ) -> Client:
-        """Reserve a seat: validate options, run ``on_auth``, count the seat. Raises a
-        MatchmakeError subclass on refusal. Redeem the returned client's ``seat_token``."""
-        self._check_open(role)
-        clean = self._validate_options(options)
-        client = Client(
-            self,
-            session_id or self._new_session_id(),
-            role=role,
-            options=clean,
-            seat_token=secrets.token_urlsafe(24),
-            reconnect_token=secrets.token_urlsafe(24),
-            expires_at=(self.time if now is None else now) + self.seat_reservation_timeout,
-        )
-        try:
-            client.auth = self.on_auth(client, clean)
-        except AuthRefusedError:
-            raise
-        except Exception as exc:
-            self._contain(exc, "on_auth")
-            raise AuthRefusedError("authentication failed") from None
-        self.clients[client.session_id] = client
-        self.seats_version += 1
-        self._tokens[client.seat_token] = client
-        return client
-
-    def _new_session_id(self) -> str:
-        """4 random URL-safe characters (24 bits), unique in this room. Session ids are public
-        and only name a member within its room (game state is often keyed by them, so every
-        byte of them travels in every patch: 4 B fewer per player than 8 characters); the
-        secrets are the seat and reconnect tokens."""
-        while True:
-            session_id = secrets.token_urlsafe(3)
-            if session_id not in self.clients:
-                return session_id
-
-    def _redeem(self, token: str, connection: Connection, sink: ClientSink | None = None) -> Client:
-        """Attach ``connection`` (which just received JOIN) to the seat for ``token`` and
-        welcome it. Raises SeatInvalidError for an unknown, expired or used token."""
-        client = self._tokens.get(token)
-        if (
-            client is None
-            or client.status is not ClientStatus.RESERVED
-            or client.seat_token != token
-        ):
-            raise SeatInvalidError("seat reservation is invalid or expired")
-        del self._tokens[token]
-        self._tokens[client.reconnect_token] = client
-        client.status = ClientStatus.JOINED
-        client.has_joined = True
-        self._attach(client, connection, sink)
-        self._events.append(("join", client, client.options))
-        return client
-
-    def _resume(
-        self, token: str, last_tick: int, connection: Connection, sink: ClientSink | None = None
-    ) -> Client:
-        """Attach ``connection`` (which just received RECONNECT) to a dropped (or still
-        connected) client. Its state resumes from ``last_tick`` if the ring still has it."""
-        client = self._tokens.get(token)
-        if (
-            client is None
-            or client.reconnect_token != token
-            or client.status
-            not in (
-                ClientStatus.JOINED,
-                ClientStatus.DROPPED,
-            )
-        ):
-            raise SeatInvalidError("reconnect token is invalid or expired")
-        old = client.connection
-        if old is not None and old is not connection:
-            old.close(CloseCode.MAY_TRY_RECONNECT, "replaced by a new connection")
-            client.wake()
-        was_dropped = client.status is ClientStatus.DROPPED
-        client.status = ClientStatus.JOINED
-        client.dropped_at = None
-        self._attach(client, connection, sink)
-        client.sent_tick = (
-            last_tick if last_tick >= 0 and self._tracker.has_baseline(last_tick) else -1
-        )
-        if was_dropped:
-            self._events.append(("reconnect", client))
-        return client
-
-    def _attach(self, client: Client, connection: Connection, sink: ClientSink | None) -> None:
-        client.connection = connection
-        client.sink = sink
-        client.sent_tick = -1
-        connection.send_welcome(
-            room_id=self.room_id,
-            session_id=client.session_id,
-            reconnect_token=client.reconnect_token,
-            tick_rate=float(self.tick_rate),
-            patch_rate=self.patch_rate,
-            tick=self.tick,
-            role=int(client.role),
-            schema=self._schema.wire(),
-        )
-        client._queued_frame()
 
     # -- frames from clients (used by the transport and the simulation) --------------------------
 
@@ -500,31 +338,6 @@ class Room:
         client.queued += 1
         self._events.append(event)
         return True
-
-    def _closed(self, client: Client, connection: Connection, consented: bool) -> None:
-        """The socket of ``connection`` closed. A player without LEAVE is dropped (seat kept
-        for the grace period); everyone else leaves at the next tick."""
-        if client.connection is not connection or client.status is not ClientStatus.JOINED:
-            return
-        client.connection = None
-        client.sink = None
-        if consented or client.role is Role.SPECTATOR or self.reconnection_grace <= 0:
-            client.status = ClientStatus.LEFT
-            self._events.append(("leave", client, consented))
-        else:
-            client.status = ClientStatus.DROPPED
-            client.dropped_at = self.time
-            self._events.append(("drop", client))
-
-    def _kick(self, client: Client, code: int, reason: str) -> None:
-        conn = client.connection
-        if conn is not None:
-            conn.close(code, reason)
-            client.wake()
-        if client.status is not ClientStatus.LEFT:
-            client.status = ClientStatus.LEFT
-            client.connection = None
-            self._events.append(("leave", client, False))
 
     # -- the tick -------------------------------------------------------------------------------
 
@@ -628,41 +441,6 @@ class Room:
         elif kind == "leave":
             self._leave(client, event[2])
 
-    # -- replay (game_server.recording) ----------------------------------------------------------
-
-    def _replay_client(
-        self, session_id: str, role: Role, options: dict[str, Any], auth: Any
-    ) -> Client:
-        """A joined client with no connection, as a recording describes it."""
-        client = Client(
-            self,
-            session_id,
-            role=role,
-            options=options,
-            seat_token="",
-            reconnect_token="",
-            expires_at=0.0,
-        )
-        client.auth = auth
-        client.status = ClientStatus.JOINED
-        client.has_joined = True
-        self.clients[session_id] = client
-        self.seats_version += 1
-        return client
-
-    def _inject(self, event: Event) -> None:
-        """Queue a recorded event with the side effects its arrival had live."""
-        kind, client = event[0], event[1]
-        if kind == "drop":
-            client.status = ClientStatus.DROPPED
-            client.dropped_at = self.time
-        elif kind == "reconnect":
-            client.status = ClientStatus.JOINED
-            client.dropped_at = None
-        elif kind in ("input", "message", "request"):
-            client.queued += 1
-        self._events.append(event)
-
     def _validated_input(self, client: Client, payload: Any) -> Any:
         """The payload validated by ``input_model``, or ``_INVALID`` (the client got an ERROR
         and ``on_input`` must not run)."""
@@ -716,47 +494,6 @@ class Room:
                 payload = payload.model_dump(mode="json")
             conn.send_response(request_id, code, payload)
             client._queued_frame()
-
-    def _leave(self, client: Client, consented: bool) -> None:
-        if self.clients.get(client.session_id) is not client:
-            return
-        del self.clients[client.session_id]
-        self.seats_version += 1
-        self._tokens.pop(client.seat_token, None)
-        self._tokens.pop(client.reconnect_token, None)
-        client.status = ClientStatus.LEFT
-        if client.connection is not None:
-            client.connection.close(CloseCode.CONSENTED if consented else CloseCode.KICKED, "left")
-            client.wake()
-            client.connection = None
-        if client.has_joined:
-            self._run("on_leave", self.on_leave, client, consented)
-
-    def _expire(self, now: float) -> None:
-        """Free the reserved seats and end the dropped clients' grace that ran out by ``now``."""
-        waiting = None  # the common case: none (a loop, not a comprehension: no frame)
-        for client in self.clients.values():
-            status = client.status
-            if status is _RESERVED or status is _DROPPED:
-                if waiting is None:
-                    waiting = [client]
-                else:
-                    waiting.append(client)
-        if waiting is None:
-            return
-        for client in waiting:  # a list: the loop changes self.clients
-            if client.status is _RESERVED and now >= client.expires_at:
-                self._tokens.pop(client.seat_token, None)
-                del self.clients[client.session_id]
-                self.seats_version += 1
-                client.status = ClientStatus.LEFT
-            elif (
-                client.status is _DROPPED
-                and client.dropped_at is not None
-                and now >= client.dropped_at + self.reconnection_grace
-            ):
-                client.status = ClientStatus.LEFT
-                self._events.appendleft(("leave", client, False))
 
     def _publish(self) -> None:
         """Tell every joined member's sink that a newer state is published (``wake()``).
