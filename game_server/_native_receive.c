@@ -7,9 +7,9 @@
  * and Connection (k_). */
 static tr_slot c_connection, c_room, c_role, c_received_seq, c_queued, c_acked_tick, w_acked_tick,
     w_received_seq, w_queued, b_tokens, b_stamp, b_rate, b_burst, w_tokens, w_stamp, d_fed,
-    d_frame_start, w_last_seen;
-static tr_slot e_connection, e_bucket, e_settings, e_client, e_binary_only, e_fragments, k_state,
-    k_binary_server, k_decoder;
+    d_frame_start;
+static tr_slot e_connection, e_bucket, e_settings, e_client, e_binary_only, e_fragments,
+    w_last_seen, k_state, k_binary_server, k_decoder;
 
 /* Room._take_input(client, seq, payload): queued here, or the Python method when it would do
  * anything but queue (a spectator's input, a full backlog). */
@@ -148,47 +148,6 @@ done:
     return balance;
 }
 
-/* slot_peek for an object that may be NULL or None. */
-static PyObject *
-peek(PyObject *obj, const tr_slot *cache)
-{
-    return obj == NULL || obj == Py_None ? NULL : slot_peek(obj, cache);
-}
-
-/* Ask for what the INPUT fast path reads, before it reads it. A session's objects were last
- * touched a tick ago and are out of the cache by now; read one after another, each read waits
- * for the last. Here they are asked for in two waves, each at once: the session's connection,
- * rate bucket and client, then the connection's decoder, the bucket's two floats, and the
- * client's room and last input number (the frame's payload is copied out meanwhile). Only
- * reads, as prefetch_members: nothing here can fail or run code, and a slot whose cache is
- * not filled yet is skipped. */
-static void
-prefetch_session(PyObject *session)
-{
-    PyObject *conn = peek(session, &e_connection), *bucket = peek(session, &e_bucket),
-             *client = peek(session, &e_client), *next[5];
-    int i;
-    if (conn != NULL) {
-        prefetch_object(conn);
-    }
-    if (bucket != NULL) {
-        __builtin_prefetch(bucket);
-    }
-    if (client != NULL && client != Py_None) {
-        prefetch_object(client);
-    }
-    next[0] = peek(conn, &k_decoder);
-    next[1] = peek(bucket, &b_tokens);
-    next[2] = peek(bucket, &b_stamp);
-    next[3] = peek(client, &c_room);
-    next[4] = peek(client, &c_received_seq);
-    for (i = 0; i < 5; i++) {
-        if (next[i] != NULL) {
-            __builtin_prefetch(next[i]);
-        }
-    }
-}
-
 /* EdgeSession.receive(data) for a bytes message: 0, or -1 with an exception set. */
 static int
 receive_bytes(PyObject *session, PyObject *data)
@@ -241,9 +200,11 @@ receive_bytes(PyObject *session, PyObject *data)
         if (limit >= 0) { /* len(data) > limit, without a number object */
             test = PyBytes_GET_SIZE(data) > limit;
         }
-        else { /* not an int, negative, or out of range (compared as numbers, error cleared) */
+        else { /* not an int, negative, or out of range: compared as numbers */
             PyObject *size;
-            PyErr_Clear();
+            if (limit == -1 && PyErr_Occurred()) {
+                PyErr_Clear(); /* the OverflowError of a limit past Py_ssize_t */
+            }
             size = PyLong_FromSsize_t(PyBytes_GET_SIZE(data));
             test = size == NULL ? -1 : PyObject_RichCompareBool(size, value, Py_GT);
             Py_XDECREF(size);
@@ -336,9 +297,6 @@ gs_receive_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     session = args[0];
     frame = args[1];
-    if ((PyObject *)Py_TYPE(session) == fast_session_type) {
-        prefetch_session(session);
-    }
     value = PyObject_GetAttr(frame, s_msg_type);
     if (value == NULL) {
         return NULL;

@@ -47,8 +47,9 @@ class Settings(BaseSettings):
     origin. Requests with no Origin header (bots, native clients) are allowed."""
     allow_any_origin: bool = False
     """Turn the Origin check off (development only)."""
-    max_frame_size: int = Field(default=4096, ge=64)
-    """Largest incoming frame in bytes; larger ones close the socket with MESSAGE_TOO_BIG."""
+    max_frame_size: int = Field(default=4096, ge=64, le=2**30)
+    """Largest incoming frame in bytes; larger ones close the socket with MESSAGE_TOO_BIG. At
+    most 1 GiB (msgpack's streaming decoder takes a buffer of twice this as a C size)."""
     join_timeout: float = Field(default=10.0, gt=0)
     """Seconds a new socket has to send JOIN or RECONNECT."""
     idle_timeout: float = Field(default=60.0, gt=0)

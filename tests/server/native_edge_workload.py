@@ -15,6 +15,10 @@ member far behind (coalesced ticks), frames queued before the state, paused sock
 sends, sequence numbers of every msgpack width, and a room that publishes every other tick.
 
     python tests/server/native_edge_workload.py SEED TICKS
+
+``WORKLOAD_MAX_FRAME_SIZE`` in the environment sets the edge's ``max_frame_size`` (default 256).
+A value with a point is assigned, as a float and unvalidated, once the sessions have joined:
+the C code then compares a message's size with it as Python does, as numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import random
 import secrets
 import sys
@@ -129,7 +134,8 @@ async def run(seed: int, ticks: int) -> list[str]:
         registry.define(
             f"arena-{key}", game, filter_by=("roomKey",), max_clients=6, patch_rate=rate
         )
-    settings = Settings(games=[], max_frame_size=256)
+    limit = os.environ.get("WORKLOAD_MAX_FRAME_SIZE", "256")
+    settings = Settings(games=[], max_frame_size=int(float(limit)))
     server = ServerState(settings=settings, clock=clock, registry=registry)
     await registry.start()
     sessions: list[tuple[FastSession, Socket, list[str]]] = []
@@ -154,6 +160,8 @@ async def run(seed: int, ticks: int) -> list[str]:
             else:
                 session.on_ws_frame(socket, frame(join))  # type: ignore[arg-type]
             sessions.append((session, socket, log))
+    if "." in limit:  # after the connections took theirs: the edge reads it per message
+        settings.max_frame_size = float(limit)  # type: ignore[assignment]  # not validated
     loops = [registry._rooms[room_id].loop for room_id in registry.rooms]
     seqs = [0] * len(sessions)
     for tick in range(ticks):
@@ -185,7 +193,7 @@ async def run(seed: int, ticks: int) -> list[str]:
                 peer.on_ws_frame(socket, message(session, Ping(1.0)))
             elif roll < 0.701:  # bad bytes: the connection closes
                 peer.on_ws_frame(socket, frame(bytes([0x04, 0xC1, 0x00])))
-            elif roll < 0.702:  # over max_frame_size: the connection closes
+            elif roll < 0.702:  # over max_frame_size (256): the connection closes
                 peer.on_ws_frame(socket, frame(b"\x04" + bytes(300)))
             elif roll < 0.703:  # a JSON frame (text) on a binary member, or the other way
                 peer.on_ws_frame(socket, frame(b'{"type":"ack","tick":1}', WSMsgType.TEXT))

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 import game_server
 import game_server.fastsocket
 import game_server.native
 from game_server.fastsocket import FastSession
+from game_server.settings import Settings
 
 WORKLOAD = Path(__file__).with_name("native_edge_workload.py")
 PURE = os.environ.get("TICKROOM_PURE_PYTHON", "") not in ("", "0")
@@ -70,6 +72,23 @@ def test_c_and_python_write_the_same_bytes_and_count_the_same(
     assert not own.startswith("own inputs=0 acks=0")  # a room's own _take_input, _take_ack ran
     assert "frames_failed=0" not in own  # and its _state_frame failed, a socket dropped
     assert c == python
+
+
+def test_the_frame_limit_is_compared_as_python_does(
+    transcript: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = transcript(WORKLOAD, 1, 200, False)
+    # a float set after validation: the C code compares every message's size with it as numbers
+    monkeypatch.setenv("WORKLOAD_MAX_FRAME_SIZE", "256.0")
+    assert transcript(WORKLOAD, 1, 200, False) == default == transcript(WORKLOAD, 1, 200, True)
+    monkeypatch.setenv("WORKLOAD_MAX_FRAME_SIZE", str(2**30))  # the largest limit Settings takes
+    assert transcript(WORKLOAD, 1, 200, False) == transcript(WORKLOAD, 1, 200, True)
+
+
+def test_settings_refuse_a_frame_limit_over_a_gibibyte() -> None:
+    assert Settings(games=[], max_frame_size=2**30).max_frame_size == 2**30
+    with pytest.raises(ValidationError):
+        Settings(games=[], max_frame_size=2**30 + 1)
 
 
 class BrokenTransport:
