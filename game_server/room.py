@@ -19,6 +19,9 @@ transport drains them. Between ticks the state is committed and read-only, which
 member's state frame be built lazily when its socket is ready, and what makes a recorded match
 replay exactly. Room code never awaits and never touches a socket.
 
+Who is in the room (seats, reconnections, drops, leaving) is kept by ``RoomSeats``, Room's base
+(game_server/room_seats.py).
+
 Errors in hooks and handlers are contained: ``on_uncaught_exception`` decides (the default logs
 and carries on; a handler's client also gets an ERROR). If that hook itself raises, the room is
 disposed and its clients are closed with INTERNAL_ERROR. Other rooms never notice.
@@ -38,9 +41,7 @@ from pydantic import BaseModel
 
 import game_server.native
 from game_server.client import Client, ClientStatus
-from game_server.errors import (
-    RequestRefusedError,
-)
+from game_server.errors import RequestRefusedError
 from game_server.handlers import HandlerSpec, collect_handlers, validate
 from game_server.room_seats import Event, RoomSeats
 from game_server.timers import Timers

@@ -5,12 +5,14 @@ leaves. This class holds every step of that life: reserving a seat (``_reserve``
 validated, ``on_auth``), redeeming it when the socket sends JOIN (``_redeem``), taking a dropped
 player back (``_resume``), the socket closing (``_closed``: a drop with a grace period, or a
 leave), kicks, leaving (``_leave``: ``on_leave``), the seats and graces that run out
-(``_expire``, once per tick), and the members a recording recreates (``_replay_client``,
-``_inject``). The registry, the transports, the simulation and the recorder call these; game code
-reads ``players``, ``player_count`` and ``spectator_count``.
+(``_expire``, once per tick), and what a replay recreates: the members a recording names
+(``_replay_client``) and the events it queues (``_inject``). The registry, the transports,
+``Client.kick``, the simulation and the replay (``game_server.recording``) call these; game
+code reads ``players``, ``player_count`` and ``spectator_count``.
 
-Owns: the seat and reconnect tokens (``_tokens``) and ``seats_version``. Must never: run a tick,
-build a frame, or touch a socket (a connection is told to close; its transport does the rest).
+Keeps up to date: the seat and reconnect tokens (``_tokens``) and ``seats_version``, which
+``Room.__init__`` sets and ``game_server.persistence`` restores. Must never: run a tick, build a
+frame, or touch a socket (a connection is told to close; its transport does the rest).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class RoomSeats:
         """Spectators present or on their way."""
         return sum(1 for c in self.clients.values() if c.role is Role.SPECTATOR)
 
-    # -- seats (used by the registry and the simulation) ----------------------------------------
+    # -- seats (used by the registry and the simulation) ------------------------------------------
 
     def _validate_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
         options = dict(options or {})
@@ -235,6 +237,8 @@ class RoomSeats:
         )
         client._queued_frame()
 
+    # -- a socket closing, a kick (the transports, Client.kick) -----------------------------------
+
     def _closed(self, client: Client, connection: Connection, consented: bool) -> None:
         """The socket of ``connection`` closed. A player without LEAVE is dropped (seat kept
         for the grace period); everyone else leaves at the next tick."""
@@ -260,40 +264,7 @@ class RoomSeats:
             client.connection = None
             self._events.append(("leave", client, False))
 
-    # -- replay (game_server.recording) ----------------------------------------------------------
-
-    def _replay_client(
-        self, session_id: str, role: Role, options: dict[str, Any], auth: Any
-    ) -> Client:
-        """A joined client with no connection, as a recording describes it."""
-        client = Client(
-            cast("Room", self),  # a RoomSeats is always a Room
-            session_id,
-            role=role,
-            options=options,
-            seat_token="",
-            reconnect_token="",
-            expires_at=0.0,
-        )
-        client.auth = auth
-        client.status = ClientStatus.JOINED
-        client.has_joined = True
-        self.clients[session_id] = client
-        self.seats_version += 1
-        return client
-
-    def _inject(self, event: Event) -> None:
-        """Queue a recorded event with the side effects its arrival had live."""
-        kind, client = event[0], event[1]
-        if kind == "drop":
-            client.status = ClientStatus.DROPPED
-            client.dropped_at = self.time
-        elif kind == "reconnect":
-            client.status = ClientStatus.JOINED
-            client.dropped_at = None
-        elif kind in ("input", "message", "request"):
-            client.queued += 1
-        self._events.append(event)
+    # -- leaving, and the seats and graces that run out (the tick) --------------------------------
 
     def _leave(self, client: Client, consented: bool) -> None:
         if self.clients.get(client.session_id) is not client:
@@ -335,3 +306,38 @@ class RoomSeats:
             ):
                 client.status = ClientStatus.LEFT
                 self._events.appendleft(("leave", client, False))
+
+    # -- replay (game_server.recording, bench.headless_bench) -------------------------------------
+
+    def _replay_client(
+        self, session_id: str, role: Role, options: dict[str, Any], auth: Any
+    ) -> Client:
+        """A joined client with no connection, as a recording describes it."""
+        client = Client(
+            cast("Room", self),  # a RoomSeats is always a Room
+            session_id,
+            role=role,
+            options=options,
+            seat_token="",
+            reconnect_token="",
+            expires_at=0.0,
+        )
+        client.auth = auth
+        client.status = ClientStatus.JOINED
+        client.has_joined = True
+        self.clients[session_id] = client
+        self.seats_version += 1
+        return client
+
+    def _inject(self, event: Event) -> None:
+        """Queue a recorded event with the side effects its arrival had live."""
+        kind, client = event[0], event[1]
+        if kind == "drop":
+            client.status = ClientStatus.DROPPED
+            client.dropped_at = self.time
+        elif kind == "reconnect":
+            client.status = ClientStatus.JOINED
+            client.dropped_at = None
+        elif kind in ("input", "message", "request"):
+            client.queued += 1
+        self._events.append(event)
