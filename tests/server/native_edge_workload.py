@@ -17,8 +17,10 @@ sends, sequence numbers of every msgpack width, and a room that publishes every 
     python tests/server/native_edge_workload.py SEED TICKS
 
 ``WORKLOAD_MAX_FRAME_SIZE`` in the environment sets the edge's ``max_frame_size`` (default 256).
-A value with a point is assigned, as a float and unvalidated, once the sessions have joined:
-the C code then compares a message's size with it as Python does, as numbers.
+A value with a point is assigned, as a float and unvalidated, once the sessions have joined
+(the C code then compares a message's size with it as numbers, as the Python method does).
+With any value under 64 KiB set there, two members then get a message of the limit's size and
+one of a byte more: the first passes the size check, the second closes with MESSAGE_TOO_BIG.
 """
 
 from __future__ import annotations
@@ -162,6 +164,10 @@ async def run(seed: int, ticks: int) -> list[str]:
             sessions.append((session, socket, log))
     if "." in limit:  # after the connections took theirs: the edge reads it per message
         settings.max_frame_size = float(limit)  # type: ignore[assignment]  # not validated
+    if "WORKLOAD_MAX_FRAME_SIZE" in os.environ and float(limit) < 65536:
+        size = int(float(limit))  # a message of the limit's size passes the check, one more closes
+        for (session, socket, _), length in zip(sessions[:2], (size, size + 1), strict=True):
+            session.on_ws_frame(socket, frame(b"\x04" + bytes(length - 1)))  # type: ignore[arg-type]
     loops = [registry._rooms[room_id].loop for room_id in registry.rooms]
     seqs = [0] * len(sessions)
     for tick in range(ticks):

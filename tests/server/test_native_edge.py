@@ -74,14 +74,23 @@ def test_c_and_python_write_the_same_bytes_and_count_the_same(
     assert c == python
 
 
+@pytest.mark.parametrize("limit", ["256", "256.0"])
 def test_the_frame_limit_is_compared_as_python_does(
+    limit: str, transcript: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an int (compared as C integers), and a float set after validation (compared as numbers):
+    # a message of the limit's size passes, one a byte over closes with MESSAGE_TOO_BIG
+    monkeypatch.setenv("WORKLOAD_MAX_FRAME_SIZE", limit)
+    c, python = transcript(WORKLOAD, 1, 50, False), transcript(WORKLOAD, 1, 50, True)
+    assert python.count(f"close 4010 b'message exceeds {limit} bytes'") == 1
+    assert c == python
+
+
+def test_the_largest_frame_limit_works(
     transcript: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    default = transcript(WORKLOAD, 1, 200, False)
-    # a float set after validation: the C code compares every message's size with it as numbers
-    monkeypatch.setenv("WORKLOAD_MAX_FRAME_SIZE", "256.0")
-    assert transcript(WORKLOAD, 1, 200, False) == default == transcript(WORKLOAD, 1, 200, True)
-    monkeypatch.setenv("WORKLOAD_MAX_FRAME_SIZE", str(2**30))  # the largest limit Settings takes
+    # the largest limit Settings takes: the connections' decoders take it too
+    monkeypatch.setenv("WORKLOAD_MAX_FRAME_SIZE", str(2**30))
     assert transcript(WORKLOAD, 1, 200, False) == transcript(WORKLOAD, 1, 200, True)
 
 
