@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     """Turn the Origin check off (development only)."""
     max_frame_size: int = Field(default=4096, ge=64, le=2**30)
     """Largest incoming frame in bytes; larger ones close the socket with MESSAGE_TOO_BIG. At
-    most 1 GiB (msgpack's streaming decoder takes a buffer of twice this as a C size)."""
+    most 1 GiB: C sizes are made from it (picows's frame limit, four times it; msgpack's
+    streaming buffer, twice it), and from about 2**61 they overflowed."""
     join_timeout: float = Field(default=10.0, gt=0)
     """Seconds a new socket has to send JOIN or RECONNECT."""
     idle_timeout: float = Field(default=60.0, gt=0)

@@ -136,8 +136,9 @@ async def run(seed: int, ticks: int) -> list[str]:
         registry.define(
             f"arena-{key}", game, filter_by=("roomKey",), max_clients=6, patch_rate=rate
         )
-    limit = os.environ.get("WORKLOAD_MAX_FRAME_SIZE", "256")
-    settings = Settings(games=[], max_frame_size=int(float(limit)))
+    limit = os.environ.get("WORKLOAD_MAX_FRAME_SIZE")  # None: 256, and no boundary messages
+    size = 256 if limit is None else int(float(limit))
+    settings = Settings(games=[], max_frame_size=size)
     server = ServerState(settings=settings, clock=clock, registry=registry)
     await registry.start()
     sessions: list[tuple[FastSession, Socket, list[str]]] = []
@@ -162,10 +163,9 @@ async def run(seed: int, ticks: int) -> list[str]:
             else:
                 session.on_ws_frame(socket, frame(join))  # type: ignore[arg-type]
             sessions.append((session, socket, log))
-    if "." in limit:  # after the connections took theirs: the edge reads it per message
+    if limit is not None and "." in limit:  # after the connections took theirs: read per message
         settings.max_frame_size = float(limit)  # type: ignore[assignment]  # not validated
-    if "WORKLOAD_MAX_FRAME_SIZE" in os.environ and float(limit) < 65536:
-        size = int(float(limit))  # a message of the limit's size passes the check, one more closes
+    if limit is not None and size < 65536:  # the limit's size passes the check, a byte more closes
         for (session, socket, _), length in zip(sessions[:2], (size, size + 1), strict=True):
             session.on_ws_frame(socket, frame(b"\x04" + bytes(length - 1)))  # type: ignore[arg-type]
     loops = [registry._rooms[room_id].loop for room_id in registry.rooms]
