@@ -20,8 +20,8 @@ fails.
 Prints a table per level, the ratios of each pair, the targets of the issue with PASS/MISS for
 each pair, writes JSON and draws µs/client-tick and p99 latency against clients. ``--repeat N``
 runs that sweep N times, the systems' order reversed every other time, then prints each ratio's
-median and range and in how many sweeps each target was met (``bench/arena_spread.py``); the
-plot then shows the median of each figure.
+median and range (and from six sweeps a 95 % interval for the median) and in how many sweeps each
+target was met (``bench/arena_spread.py``); the plot then shows the median of each figure.
 
 Exit status: 0 when every run produced a result line, 1 otherwise, 2 when the bench cannot run.
 """

@@ -6,7 +6,9 @@ from runs minutes apart; ``--repeat N`` runs the sweep N times, the systems' ord
 every other sweep (so no system always runs first), and this module sums them up:
 
 - ``ratio_spread``: for each pair, level and ratio key, the median, lowest and highest over the
-  sweeps that measured it;
+  sweeps that measured it, and from six sweeps on a 95 % confidence interval for the median
+  (``median_interval``: order statistics, no assumption about the figures' distribution, so a
+  target can be judged on the median of many alternated sweeps, not on one sweep's minute);
 - ``target_tally``: for each pair and target, the value of every sweep and in how many it was met;
 - ``median_runs``: one row per system and level with the median figures (for the plot), sustained
   only when every sweep's run with a verdict sustained it (bot-bound runs have none).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from math import comb
 from typing import Any
 
 Ratios = dict[str, dict[str, dict[str, float | None]]]
@@ -39,12 +42,43 @@ def sweep_order(systems: Sequence[str], sweep: int) -> list[str]:
     return list(systems) if sweep % 2 == 0 else list(reversed(systems))
 
 
-def _summary(values: Sequence[float]) -> dict[str, float | int]:
+CONFIDENCE = 0.95
+"""The least coverage of the interval ``median_interval`` gives."""
+
+
+def median_interval(
+    values: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float, float] | None:
+    """A distribution-free interval for the median of what ``values`` sample: (low, high,
+    coverage), or None when there are too few values for ``confidence``.
+
+    With the values sorted, the k-th lowest and the k-th highest bound the median with
+    probability 1 - 2 P(B < k), B ~ Binomial(n, 1/2), whatever the values' distribution, as long
+    as they are independent draws from it. k is the largest that keeps that probability at or
+    above ``confidence``: from six values on for 95 % (then k = 1, the lowest and highest)."""
+    n = len(values)
+    ordered = sorted(values)
+    best: tuple[float, float, float] | None = None
+    below = 0  # P(B < k) * 2**n, as k grows
+    for k in range(1, (n + 1) // 2 + 1):
+        below += comb(n, k - 1)
+        coverage = 1 - 2 * below / 2**n
+        if coverage < confidence:
+            break
+        best = (ordered[k - 1], ordered[n - k], coverage)
+    return best
+
+
+def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
+    interval = median_interval(values)
     return {
         "median": round(statistics.median(values), 3),
         "min": min(values),
         "max": max(values),
         "n": len(values),
+        "ci95_low": None if interval is None else interval[0],
+        "ci95_high": None if interval is None else interval[1],
+        "ci_coverage": None if interval is None else round(interval[2], 4),
     }
 
 
@@ -138,15 +172,24 @@ def spread_text(
     sweeps: int,
 ) -> str:
     """The summary printed after the last sweep: CPU ratios, max sustained, targets."""
-    lines = [f"over {sweeps} sweeps: µs per client-tick ratio, median [lowest-highest]"]
+    lines = [
+        f"over {sweeps} sweeps: µs per client-tick ratio, median [lowest-highest]"
+        " {95 % interval for the median, from six sweeps}"
+    ]
     for pair, levels in spread.items():
         cells = []
         for level, by_key in levels.items():
             cpu = by_key.get("us_per_client_tick")
             if cpu is not None:
                 partial = f" ({cpu['n']} of {sweeps})" if cpu["n"] < sweeps else ""
+                interval = (
+                    f" {{{cpu['ci95_low']:.2f}-{cpu['ci95_high']:.2f}}}"
+                    if cpu.get("ci95_low") is not None
+                    else ""
+                )
                 cells.append(
-                    f"{level} {cpu['median']:.2f}x [{cpu['min']:.2f}-{cpu['max']:.2f}]{partial}"
+                    f"{level} {cpu['median']:.2f}x [{cpu['min']:.2f}-{cpu['max']:.2f}]"
+                    f"{interval}{partial}"
                 )
         lines.append(f"  {pair}: " + ", ".join(cells))
     if maxima:

@@ -4,14 +4,20 @@ a tally, and the JSON keeps every sweep's figures (runs faked: no server is star
 from __future__ import annotations
 
 import json
+import random
+import statistics
+from math import comb
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench import arena_load
 from bench.arena_spread import (
     Ratios,
+    median_interval,
     median_runs,
     ratio_spread,
     spread_text,
@@ -70,9 +76,61 @@ def test_ratio_spread_gives_median_and_range_over_the_sweeps_that_measured_it() 
         "min": 1.4,
         "max": 1.8,
         "n": 3,
+        "ci95_low": None,  # three sweeps bound the median with 75 % at best
+        "ci95_high": None,
+        "ci_coverage": None,
     }
     assert spread["a/b"]["500"]["us_per_client_tick"]["n"] == 1
     assert "lat_p99_ms" not in spread["a/b"]["1000"]  # never measured
+
+
+def _binomial_below(n: int, k: int) -> float:
+    """P(B < k) for B ~ Binomial(n, 1/2), summed afresh."""
+    return float(sum(comb(n, i) for i in range(k)) / 2**n)
+
+
+def _interval(values: list[float]) -> tuple[float, float, float]:
+    interval = median_interval(values)
+    assert interval is not None
+    return interval
+
+
+def test_the_median_interval_is_the_widest_order_statistics_that_reach_95_percent() -> None:
+    assert median_interval([0.8] * 5) is None  # five values: the extremes bound it 93.75 %
+    six = [0.9, 0.7, 0.8, 0.85, 0.75, 0.95]
+    assert median_interval(six) == (0.7, 0.95, 1 - 2 / 64)
+    values = [float(v) for v in range(1, 25)]  # 24 values: the 7th lowest and 7th highest
+    low, high, coverage = _interval(values)
+    assert (low, high) == (7.0, 18.0)
+    assert coverage == pytest.approx(1 - 2 * _binomial_below(24, 7))
+    for n in range(6, 60):  # k is the largest whose coverage still reaches 95 %
+        low, high, coverage = _interval([float(v) for v in range(n)])
+        k = int(low) + 1
+        assert high == n - k
+        assert coverage >= 0.95 > 1 - 2 * _binomial_below(n, k + 1)
+
+
+def test_the_median_interval_covers_the_median_as_often_as_it_says() -> None:
+    """Draws from a skewed distribution whose median is known: the interval holds it in about
+    its stated share of 2,000 samples (a binomial count, checked at four standard deviations)."""
+    draw = random.Random(9)
+    n, trials, held = 12, 2000, 0
+    coverage = _interval([0.0] * n)[2]
+    median = 2**-0.5  # of max(u1, u2): P(max <= m) = m**2 = 1/2
+    for _ in range(trials):
+        low, high, _ = _interval([max(draw.random(), draw.random()) for _ in range(n)])
+        held += low <= median <= high
+    spread = 4 * (trials * coverage * (1 - coverage)) ** 0.5
+    assert abs(held - trials * coverage) <= spread
+
+
+@given(st.lists(st.floats(0.1, 10.0), min_size=6, max_size=80))
+def test_the_median_interval_holds_the_sample_median(values: list[float]) -> None:
+    low, high, coverage = _interval(values)
+    assert low <= statistics.median(values) <= high
+    assert min(values) <= low
+    assert high <= max(values)
+    assert 0.95 <= coverage < 1
 
 
 def test_target_tally_counts_passes_among_the_sweeps_that_judged() -> None:
@@ -121,6 +179,13 @@ def test_the_summary_says_when_a_ratio_misses_sweeps() -> None:
     text = spread_text(spread, {}, [1000, None], 2)
     assert "a/b: 1000 1.50x [1.50-1.50] (1 of 2)" in text
     assert "tickroom max sustained, by sweep: 1000, -" in text
+
+
+def test_the_summary_gives_the_median_interval_from_six_sweeps() -> None:
+    ratios = [0.9, 0.7, 0.8, 0.85, 0.75, 0.95]
+    spread = ratio_spread([{"a/b": {"1000": {"us_per_client_tick": r}}} for r in ratios])
+    text = spread_text(spread, {}, [], 6)
+    assert "a/b: 1000 0.82x [0.70-0.95] {0.70-0.95}" in text
 
 
 def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
