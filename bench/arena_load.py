@@ -21,7 +21,9 @@ Prints a table per level, the ratios of each pair, the targets of the issue with
 each pair, writes JSON and draws µs/client-tick and p99 latency against clients. ``--repeat N``
 runs that sweep N times, the systems' order reversed every other time, then prints each ratio's
 median and range (and from six sweeps a 95 % interval for the median) and in how many sweeps each
-target was met (``bench/arena_spread.py``); the plot then shows the median of each figure.
+target was met (``bench/arena_spread.py``); the plot then shows the median of each figure, and
+``NAME_sweeps.png`` beside it each sweep's figures and ratios at 1000 clients, in the order run
+(``bench/arena_plots.py``).
 
 Exit status: 0 when every run produced a result line, 1 otherwise, 2 when the bench cannot run.
 """
@@ -38,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.arena_plots import draw_plot, draw_sweeps_plot, sweeps_plot_path
 from bench.arena_runs import (
     DEFAULT_SYSTEMS,
     FLOOR_PAIR,
@@ -350,62 +353,6 @@ def evaluate_targets(
 
 # -- plot --------------------------------------------------------------------------------------
 
-PLOT_STYLES = (
-    ("tickroom", "o", "tab:blue"),
-    ("colyseus-moving", "s", "tab:orange"),
-    ("tickroom-still", "^", "tab:cyan"),
-    ("colyseus", "v", "tab:red"),
-    ("floor-picows", "D", "tab:gray"),
-    ("tickroom-pure", "x", "tab:purple"),
-)
-
-
-def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
-    """µs/client-tick and p99 latency against clients, one line per system; filled markers
-    for sustained levels, hollow ones for levels that failed the driver's rule."""
-    import matplotlib  # noqa: PLC0415  (the optional `bench` extra; only the plot needs it)
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, (cpu, lat) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
-    for system, marker, color in PLOT_STYLES:
-        rows = sorted(
-            (r for r in runs if r["system"] == system and "error" not in r),
-            key=lambda r: r["clients"],
-        )
-        if not rows:
-            continue
-        clients = [r["clients"] for r in rows]
-        for ax, key in ((cpu, "us_per_client_tick"), (lat, "lat_p99_ms")):
-            ax.plot(clients, [r.get(key) for r in rows], "-", color=color, label=system)
-            for r in rows:
-                ok = r.get("sustained") is True
-                ax.plot(
-                    r["clients"],
-                    r.get(key),
-                    marker,
-                    color=color,
-                    markerfacecolor=color if ok else "white",
-                )
-    cpu.axhline(20, color="grey", linestyle=":", linewidth=1)
-    lat.axhline(55, color="grey", linestyle=":", linewidth=1)
-    cpu.set(xlabel="clients", ylabel="µs server CPU per client-tick", ylim=(0, None))
-    lat.set(xlabel="clients", ylabel="p99 input-to-state latency (ms)", yscale="log")
-    for ax in (cpu, lat):
-        ax.grid(alpha=0.3)
-    handles, labels = cpu.get_legend_handles_labels()  # one legend under both, clear of data
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(
-        "arena, 20 Hz, rooms of 10, server on 1 core (hollow: not sustained; dotted: target)",
-        fontsize=9,
-    )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-
-
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -529,8 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             print(markdown_table(earlier))
         if args.plot:
-            draw_plot(median_runs(earlier) if several_sweeps(earlier) else earlier, Path(args.plot))
+            several = several_sweeps(earlier)
+            draw_plot(median_runs(earlier) if several else earlier, Path(args.plot))
             print(f"wrote {args.plot}")
+            if several:
+                _draw_sweeps(earlier, Path(args.plot))
         return 0
     if args.repeat < 1:
         print("--repeat must be at least 1")
@@ -608,7 +558,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         draw_plot(runs if spread is None else median_runs(runs), Path(args.plot))
         print(f"wrote {args.plot}")
+        if spread is not None:
+            _draw_sweeps(runs, Path(args.plot))
     return 1 if any("error" in r for r in runs) else 0
+
+
+def _draw_sweeps(runs: Sequence[dict[str, Any]], plot: Path) -> None:
+    """The sweep-by-sweep plot beside ``plot``, at the target level when it ran (else the
+    highest level measured)."""
+    levels = {r["clients"] for r in runs if "error" not in r}
+    if not levels:
+        return
+    level = TARGET_LEVEL if TARGET_LEVEL in levels else max(levels)
+    path = sweeps_plot_path(plot)
+    draw_sweeps_plot(runs, level, path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -195,7 +195,7 @@ def uvicorn_with(ws: str) -> Callable[[FastAPI, Settings, BenchGame], Awaitable[
 async def serve_granian(app: FastAPI, settings: Settings, game: BenchGame) -> None:
     """The same FastAPI app on Granian (Rust HTTP and WebSocket I/O, the app on this event loop,
     one runtime thread) instead of uvicorn. Needs ``pip install granian``: it is measured, not
-    adopted (see docs/performance.md), so it is no dependency of ours."""
+    adopted (see docs/performance-history.md), so it is no dependency of ours."""
     embed = importlib.import_module("granian.server.embed")
     constants = importlib.import_module("granian.constants")
     log = importlib.import_module("granian.log")

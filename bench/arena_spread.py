@@ -6,9 +6,11 @@ from runs minutes apart; ``--repeat N`` runs the sweep N times, the systems' ord
 every other sweep (so no system always runs first), and this module sums them up:
 
 - ``ratio_spread``: for each pair, level and ratio key, the median, lowest and highest over the
-  sweeps that measured it, and from six sweeps on a 95 % confidence interval for the median
+  sweeps that measured it, and from six such sweeps on a 95 % interval for the median
   (``median_interval``: order statistics, no assumption about the figures' distribution, so a
-  target can be judged on the median of many alternated sweeps, not on one sweep's minute);
+  target can be judged on the median a sweep measures in these hours, both orders pooled, not
+  on one sweep's minute; it takes sweeps as independent draws, which the hour's drift makes
+  only approximately true);
 - ``target_tally``: for each pair and target, the value of every sweep and in how many it was met;
 - ``median_runs``: one row per system and level with the median figures (for the plot), sustained
   only when every sweep's run with a verdict sustained it (bot-bound runs have none).
@@ -83,7 +85,8 @@ def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
 
 
 def ratio_spread(sweeps: Sequence[Ratios]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
-    """pair -> level -> ratio key -> {median, min, max, n} over the sweeps that have it."""
+    """pair -> level -> ratio key -> {median, min, max, n, ci95_low, ci95_high, ci_coverage}
+    over the n sweeps that have it (the interval's three are None below six)."""
     collected: dict[str, dict[str, dict[str, list[float]]]] = {}
     for ratios in sweeps:
         for pair, levels in ratios.items():
@@ -174,7 +177,7 @@ def spread_text(
     """The summary printed after the last sweep: CPU ratios, max sustained, targets."""
     lines = [
         f"over {sweeps} sweeps: µs per client-tick ratio, median [lowest-highest]"
-        " {95 % interval for the median, from six sweeps}"
+        " {95 % interval for the median, from six measured}"
     ]
     for pair, levels in spread.items():
         cells = []

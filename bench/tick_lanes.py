@@ -13,9 +13,9 @@ batch of ticks a room ran (p50, p99: what ``TickLoop.lateness`` observes, which 
 of a slot running one after another; a tick that starts before its deadline counts 0). Prints
 a table, writes JSON.
 
-The eleventh round found the lanes spinning on uvloop (docs/performance.md, *What the eleventh
-round changed*): this shows it, or its absence, in seconds and without a driver. Owns: the
-figures for the scheduler alone. Must never: open a socket.
+The eleventh round found the lanes spinning on uvloop (docs/performance-history.md, *What the
+eleventh round changed*): this shows it, or its absence, in seconds and without a driver. Owns:
+the figures for the scheduler alone. Must never: open a socket.
 """
 
 from __future__ import annotations

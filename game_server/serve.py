@@ -117,7 +117,7 @@ def tune_gc(threshold: int) -> None:
     instead of Python's 700. Room state changes allocate many short-lived, acyclic containers
     that reference counting frees; the collector's frequent passes over them, and over the
     rooms' change history, cost about 7 % of the server's Python path (``bench.server_path``,
-    docs/performance.md). 0 leaves the collector as it is."""
+    docs/performance-history.md). 0 leaves the collector as it is."""
     if threshold <= 0:
         return
     gc.collect()

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench import arena_load
+from bench.arena_plots import sweep_ratios, sweeps_plot_path
 from bench.arena_spread import (
     Ratios,
     median_interval,
@@ -107,6 +108,7 @@ def test_the_median_interval_is_the_widest_order_statistics_that_reach_95_percen
         low, high, coverage = _interval([float(v) for v in range(n)])
         k = int(low) + 1
         assert high == n - k
+        assert coverage == pytest.approx(1 - 2 * _binomial_below(n, k))
         assert coverage >= 0.95 > 1 - 2 * _binomial_below(n, k + 1)
 
 
@@ -124,13 +126,42 @@ def test_the_median_interval_covers_the_median_as_often_as_it_says() -> None:
     assert abs(held - trials * coverage) <= spread
 
 
+def _expected_k(n: int) -> int:
+    """The k a 95 % interval over n values takes, found by counting afresh."""
+    return max(k for k in range(1, n // 2 + 1) if 1 - 2 * _binomial_below(n, k) >= 0.95)
+
+
 @given(st.lists(st.floats(0.1, 10.0), min_size=6, max_size=80))
-def test_the_median_interval_holds_the_sample_median(values: list[float]) -> None:
+def test_the_median_interval_is_the_kth_lowest_and_highest(values: list[float]) -> None:
     low, high, coverage = _interval(values)
+    ordered, n = sorted(values), len(values)
+    k = _expected_k(n)
+    assert (low, high) == (ordered[k - 1], ordered[n - k])  # in any order they came
     assert low <= statistics.median(values) <= high
-    assert min(values) <= low
-    assert high <= max(values)
-    assert 0.95 <= coverage < 1
+    assert coverage == pytest.approx(1 - 2 * _binomial_below(n, k))
+
+
+def test_sweep_ratios_pair_each_sweeps_runs_at_the_level_in_order() -> None:
+    def run(system: str, clients: int, sweep: int, us: float, **extra: Any) -> dict[str, Any]:
+        return {"system": system, "clients": clients, "sweep": sweep, "us_per_client_tick": us,
+                **extra}  # fmt: skip
+
+    runs = [
+        run("colyseus-moving", 1000, 1, 20.0),  # sweep 1 ran Colyseus first
+        run("tickroom", 1000, 1, 18.0),
+        run("tickroom", 1000, 0, 16.0),
+        run("colyseus-moving", 1000, 0, 25.0),
+        run("tickroom", 1250, 0, 17.0),  # another level: not this plot's
+        run("tickroom", 1000, 2, 15.0),
+        run("colyseus-moving", 1000, 2, 30.0, error="driver failed"),  # no ratio that sweep
+        run("tickroom-still", 1000, 0, 12.0),  # its partner never ran: no line at all
+    ]
+    assert sweep_ratios(runs, 1000) == {"tickroom/colyseus-moving": [0.64, 0.9, None]}
+    assert sweep_ratios(runs, 500) == {}
+
+
+def test_the_sweeps_plot_lies_beside_the_plot() -> None:
+    assert sweeps_plot_path(Path("out/arena.png")) == Path("out/arena_sweeps.png")
 
 
 def test_target_tally_counts_passes_among_the_sweeps_that_judged() -> None:
@@ -185,7 +216,11 @@ def test_the_summary_gives_the_median_interval_from_six_sweeps() -> None:
     ratios = [0.9, 0.7, 0.8, 0.85, 0.75, 0.95]
     spread = ratio_spread([{"a/b": {"1000": {"us_per_client_tick": r}}} for r in ratios])
     text = spread_text(spread, {}, [], 6)
-    assert "a/b: 1000 0.82x [0.70-0.95] {0.70-0.95}" in text
+    assert "a/b: 1000 0.82x [0.70-0.95] {0.70-0.95}" in text  # six to eight: k = 1, the range
+    nine = [0.9, 0.7, 0.8, 0.85, 0.75, 0.95, 0.78, 0.88, 0.83]
+    spread = ratio_spread([{"a/b": {"1000": {"us_per_client_tick": r}}} for r in nine])
+    text = spread_text(spread, {}, [], 9)
+    assert "a/b: 1000 0.83x [0.70-0.95] {0.75-0.90}" in text  # nine: the second from each end
 
 
 def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
@@ -270,6 +305,9 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
         ]
     assert len(plotted) == 2
     assert plotted[0] == plotted[1]
+    # and, beside each, the sweep-by-sweep plot (drawn for real)
+    for name in ("plot_sweeps.png", "again_sweeps.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_one_sweep_writes_the_report_as_before(
