@@ -45,9 +45,6 @@ NATIVE: bool = native is not None
 publish: Any = None
 """``native.publish`` once ``configure`` ran, else None: ``Room._publish`` calls it when set."""
 
-receive_frame: Any = None
-"""``native.receive_frame`` once ``configure`` ran, else None."""
-
 on_ws_frame: Any = None
 """``native.on_ws_frame`` once ``configure`` ran, else None: ``FastSession.on_ws_frame`` in C
 (``receive_frame`` with picows's arguments), an instancemethod that ``game_server.fastsocket``
@@ -62,12 +59,11 @@ def configure(*args: Any) -> None:
     """Hand the C paths what they compare with and call (``native.configure``'s arguments) and
     turn them on; nothing when the C module is not loaded. ``game_server.fastsocket`` calls it
     once, when it is imported."""
-    global publish, receive_frame, on_ws_frame  # noqa: PLW0603  # set once, read on every tick
+    global publish, on_ws_frame  # noqa: PLW0603  # set once, read on every tick
     if native is None:
         return
     native.configure(*args)
     publish = native.publish
-    receive_frame = native.receive_frame
     on_ws_frame = native.on_ws_frame
 
 

@@ -41,7 +41,6 @@ def test_the_c_paths_are_built_and_configured_unless_switched_off() -> None:
         "scripts/setup"
     )
     assert game_server.native.publish is game_server.native.native.publish
-    assert game_server.native.receive_frame is game_server.native.native.receive_frame
     # picows calls the C method itself: FastSession.on_ws_frame is no Python function
     assert FastSession.on_ws_frame is game_server.native.native.on_ws_frame.__func__
 
