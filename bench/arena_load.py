@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.arena_plots import draw_plot, draw_sweeps_plot, sweeps_plot_path
+from bench.arena_plots import draw_plot, draw_sweeps_plot, sweep_ratios, sweeps_plot_path
 from bench.arena_runs import (
     DEFAULT_SYSTEMS,
     FLOOR_PAIR,
@@ -48,6 +48,8 @@ from bench.arena_runs import (
     PAIRS,
     REPO,
     SYSTEMS,
+    TARGET_LEVEL,
+    TARGETS,
     BenchError,
     LevelResult,
     RunConfig,
@@ -65,21 +67,10 @@ from bench.arena_spread import (
 
 DEFAULT_LEVELS = (100, 500, 1000, 1500)
 DEFAULT_MAX_STEPS = (1000, 1250, 1500, 2000)
-TARGET_LEVEL = 1000
 NOISY_OTHER_CPU0_PCT = 10.0
 """A level during which something other than the server kept CPU 0 busier than this (other
 people's tests on a shared machine) gets no verdict in the search for the max sustained level."""
 
-TARGETS: tuple[tuple[str, str, str, float], ...] = (
-    # (name, figure, comparison, limit): figures at TARGET_LEVEL clients unless said
-    ("server CPU per client-tick at 1000 (µs)", "us", "<=", 20.0),
-    ("CPU per client-tick vs Colyseus at 1000", "us_ratio", "<=", 0.85),
-    ("max sustained clients", "max_sustained", ">=", 1500),
-    ("payload per state vs Colyseus", "payload_ratio", "<=", 0.8),
-    ("p50 latency at 1000 (ms)", "p50", "<=", 30.0),
-    ("p99 latency at 1000 (ms)", "p99", "<=", 55.0),
-    ("peak RSS at 1000 (MB)", "rss", "<=", 100.0),
-)
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (header, key, format)
@@ -563,13 +554,21 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any("error" in r for r in runs) else 0
 
 
-def _draw_sweeps(runs: Sequence[dict[str, Any]], plot: Path) -> None:
-    """The sweep-by-sweep plot beside ``plot``, at the target level when it ran (else the
-    highest level measured)."""
-    levels = {r["clients"] for r in runs if "error" not in r}
+def sweeps_level(runs: Sequence[dict[str, Any]]) -> int | None:
+    """The level the sweep-by-sweep plot shows: the target level when a pair measured it, else
+    the highest level at which a pair did (a level only tickroom ran, a step of the search for
+    its maximum, has no ratio); None when no pair measured any."""
+    levels = [level for level in {r["clients"] for r in runs} if sweep_ratios(runs, level)]
     if not levels:
+        return None
+    return TARGET_LEVEL if TARGET_LEVEL in levels else max(levels)
+
+
+def _draw_sweeps(runs: Sequence[dict[str, Any]], plot: Path) -> None:
+    """The sweep-by-sweep plot beside ``plot`` (``sweeps_plot_path``), at ``sweeps_level``."""
+    level = sweeps_level(runs)
+    if level is None:
         return
-    level = TARGET_LEVEL if TARGET_LEVEL in levels else max(levels)
     path = sweeps_plot_path(plot)
     draw_sweeps_plot(runs, level, path)
     print(f"wrote {path}")

@@ -7,8 +7,9 @@
   ratio's median and 95 % interval (``median_interval``): how far one sweep's verdict moves with
   the minute, at a glance.
 
-Owns: the drawing. Must never run anything: ``bench/arena_load.py`` runs and decides the file
-names. Needs matplotlib (the optional ``bench`` extra), imported only when drawing.
+Owns: the drawing, and where the sweep plot goes beside the main one (``sweeps_plot_path``).
+Must never run anything: ``bench/arena_load.py`` runs, and picks the level. Needs matplotlib
+(the optional ``bench`` extra), imported only when drawing.
 """
 
 from __future__ import annotations
@@ -18,12 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.arena_runs import PAIRS
+from bench.arena_runs import PAIRS, target_limit
 from bench.arena_spread import median_interval
-
-TARGET_US = 20.0
-TARGET_RATIO = 0.85
-TARGET_P99_MS = 55.0
 
 PLOT_STYLES = (
     ("tickroom", "o", "tab:blue"),
@@ -63,8 +60,8 @@ def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
                     color=color,
                     markerfacecolor=color if ok else "white",
                 )
-    cpu.axhline(TARGET_US, color="grey", linestyle=":", linewidth=1)
-    lat.axhline(TARGET_P99_MS, color="grey", linestyle=":", linewidth=1)
+    cpu.axhline(target_limit("us"), color="grey", linestyle=":", linewidth=1)
+    lat.axhline(target_limit("p99"), color="grey", linestyle=":", linewidth=1)
     cpu.set(xlabel="clients", ylabel="µs server CPU per client-tick", ylim=(0, None))
     lat.set(xlabel="clients", ylabel="p99 input-to-state latency (ms)", yscale="log")
     for ax in (cpu, lat):
@@ -83,7 +80,9 @@ def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
 
 def sweep_ratios(runs: Sequence[dict[str, Any]], level: int) -> dict[str, list[float | None]]:
     """pair -> the µs-per-client-tick ratio of each sweep at ``level`` (None where a side did
-    not measure it), sweeps in the order they ran."""
+    not measure it), sweeps in the order they ran, for the ``PAIRS`` only (not the floor or the
+    Python build). ``runs`` are ``--repeat`` runs: each carries its ``sweep`` (a run without one
+    counts as sweep 0), one per system, level and sweep (a later one would replace it)."""
     count = 1 + max((r.get("sweep", 0) for r in runs), default=0)
     cost: dict[tuple[str, int], float] = {}
     for r in runs:
@@ -103,8 +102,9 @@ def sweep_ratios(runs: Sequence[dict[str, Any]], level: int) -> dict[str, list[f
 
 def draw_sweeps_plot(runs: Sequence[dict[str, Any]], level: int, path: Path) -> None:
     """Sweep by sweep at ``level``: each system's µs per client-tick (top) and each pair's ratio
-    (bottom) with the 0.85 target (dotted), the ratio's median (dashed) and, from six sweeps,
-    its 95 % interval (shaded)."""
+    (bottom, ``sweep_ratios``: the same rules for ``runs``) with the 0.85 target (dotted), the
+    ratio's median (dashed) and, from six sweeps, its 95 % interval (shaded). Writes a PNG at
+    ``path``."""
     import matplotlib  # noqa: PLC0415  (the optional `bench` extra; only the plot needs it)
 
     matplotlib.use("Agg")
@@ -123,7 +123,7 @@ def draw_sweeps_plot(runs: Sequence[dict[str, Any]], level: int, path: Path) -> 
         if by_sweep:
             values = [by_sweep.get(s - 1) for s in sweeps]
             cpu.plot(sweeps, values, "-" + marker, color=color, label=system, markersize=4)
-    cpu.axhline(TARGET_US, color="grey", linestyle=":", linewidth=1)
+    cpu.axhline(target_limit("us"), color="grey", linestyle=":", linewidth=1)
     cpu.set(ylabel=f"µs per client-tick at {level}", ylim=(0, None))
     styles = {ours: (marker, color) for ours, marker, color in PLOT_STYLES}
     for pair, values in sweep_ratios(runs, level).items():
@@ -134,12 +134,13 @@ def draw_sweeps_plot(runs: Sequence[dict[str, Any]], level: int, path: Path) -> 
         interval = median_interval(measured)
         if interval is not None:
             ratio.axhspan(interval[0], interval[1], color=color, alpha=0.12, linewidth=0)
-    ratio.axhline(TARGET_RATIO, color="grey", linestyle=":", linewidth=1)
+    ratio.axhline(target_limit("us_ratio"), color="grey", linestyle=":", linewidth=1)
     ratio.set(xlabel="sweep, in the order run", ylabel="ratio of µs per client-tick")
     ratio.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (cpu, ratio):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, frameon=False, loc="upper left", ncol=3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, frameon=False, loc="best", ncol=3)
     fig.suptitle(
         f"arena at {level} clients, sweep by sweep (dotted: target; dashed: median; "
         "shaded: 95 % interval for the median)",

@@ -56,6 +56,28 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
 """Systems that run the same workload, so that their ratios mean something. tickroom against
 the anchor as shipped compares two different workloads (ours moves 20 NPCs a tick, it none)."""
 
+TARGET_LEVEL = 1000
+"""The client count the issue's targets are set at."""
+
+TARGETS: tuple[tuple[str, str, str, float], ...] = (
+    # (name, figure, comparison, limit): figures at TARGET_LEVEL clients unless said
+    ("server CPU per client-tick at 1000 (µs)", "us", "<=", 20.0),
+    ("CPU per client-tick vs Colyseus at 1000", "us_ratio", "<=", 0.85),
+    ("max sustained clients", "max_sustained", ">=", 1500),
+    ("payload per state vs Colyseus", "payload_ratio", "<=", 0.8),
+    ("p50 latency at 1000 (ms)", "p50", "<=", 30.0),
+    ("p99 latency at 1000 (ms)", "p99", "<=", 55.0),
+    ("peak RSS at 1000 (MB)", "rss", "<=", 100.0),
+)
+"""The issue's targets, each (name, figure, comparison, limit); ``bench.arena_load`` judges
+them, ``bench.arena_plots`` draws the limits."""
+
+
+def target_limit(figure: str) -> float:
+    """The limit of the target on ``figure`` (``TARGETS``' second field)."""
+    return next(limit for _, name, _, limit in TARGETS if name == figure)
+
+
 FLOOR_PAIR = ("tickroom", "floor-picows", "the workload; the floor has no room server")
 """tickroom against the Python floor on the same socket library (so printed only with
 ``--transport shared`` or ``picows``, see ``arena_load.floor_pair``): what our features cost

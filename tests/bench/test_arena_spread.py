@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench import arena_load
-from bench.arena_plots import sweep_ratios, sweeps_plot_path
+from bench.arena_plots import draw_sweeps_plot, sweep_ratios, sweeps_plot_path
 from bench.arena_spread import (
     Ratios,
     median_interval,
@@ -164,6 +164,35 @@ def test_the_sweeps_plot_lies_beside_the_plot() -> None:
     assert sweeps_plot_path(Path("out/arena.png")) == Path("out/arena_sweeps.png")
 
 
+def _sweep_run(system: str, clients: int, sweep: int, us: float) -> dict[str, Any]:
+    return {"system": system, "clients": clients, "sweep": sweep, "us_per_client_tick": us}
+
+
+def test_the_sweeps_plot_shows_the_target_level_else_the_highest_a_pair_measured() -> None:
+    pairs_at = [
+        _sweep_run(system, level, sweep, 20.0)
+        for sweep in (0, 1)
+        for system in ("tickroom", "colyseus-moving")
+        for level in (500, 1000)
+    ]
+    search = [_sweep_run("tickroom", 1500, 0, 30.0)]  # a max-sustained step: tickroom alone
+    assert arena_load.sweeps_level([*pairs_at, *search]) == 1000
+    no_target = [r for r in pairs_at if r["clients"] == 500]
+    assert arena_load.sweeps_level([*no_target, *search]) == 500  # not 1500: no ratio there
+    assert arena_load.sweeps_level(search) is None
+
+
+def test_the_sweeps_plot_is_drawn(tmp_path: Path) -> None:
+    runs = [
+        _sweep_run(system, 1000, sweep, us)
+        for sweep in range(6)
+        for system, us in (("tickroom", 20.0 + sweep), ("colyseus-moving", 25.0))
+    ]
+    path = tmp_path / "sweeps.png"
+    draw_sweeps_plot(runs, 1000, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_target_tally_counts_passes_among_the_sweeps_that_judged() -> None:
     def target(verdict: str, value: Any) -> dict[str, Any]:
         return {"target": "p99", "limit": "<= 55", "value": value, "verdict": verdict}
@@ -245,6 +274,12 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
     monkeypatch.setattr(arena_load, "ensure_node_bots", lambda: None)
     monkeypatch.setattr(arena_load, "ensure_colyseus", lambda: None)
     monkeypatch.setattr(arena_load, "draw_plot", lambda rows, path: plotted.append(list(rows)))
+    swept: list[tuple[int, Path, int]] = []
+    monkeypatch.setattr(
+        arena_load,
+        "draw_sweeps_plot",
+        lambda rows, level, path: swept.append((level, path, len(rows))),
+    )
     out = tmp_path / "report.json"
     status = arena_load.main(
         [
@@ -305,9 +340,11 @@ def test_repeat_runs_whole_sweeps_and_reports_each_and_their_spread(
         ]
     assert len(plotted) == 2
     assert plotted[0] == plotted[1]
-    # and, beside each, the sweep-by-sweep plot (drawn for real)
-    for name in ("plot_sweeps.png", "again_sweeps.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # and, beside each, the sweep-by-sweep plot of every run, at the target level
+    assert swept == [
+        (1000, tmp_path / "plot_sweeps.png", 7),
+        (1000, tmp_path / "again_sweeps.png", 7),
+    ]
 
 
 def test_one_sweep_writes_the_report_as_before(
