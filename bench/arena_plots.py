@@ -78,21 +78,30 @@ def draw_plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def sweep_ratios(runs: Sequence[dict[str, Any]], level: int) -> dict[str, list[float | None]]:
-    """pair -> the µs-per-client-tick ratio of each sweep at ``level`` (None where a side did
-    not measure it), sweeps in the order they ran, for the ``PAIRS`` only (not the floor or the
-    Python build). ``runs`` are ``--repeat`` runs: each carries its ``sweep`` (a run without one
-    counts as sweep 0), one per system, level and sweep (a later one would replace it)."""
-    count = 1 + max((r.get("sweep", 0) for r in runs), default=0)
+def _sweep_count(runs: Sequence[dict[str, Any]]) -> int:
+    return 1 + max((r.get("sweep", 0) for r in runs), default=0)
+
+
+def _costs_at(runs: Sequence[dict[str, Any]], level: int) -> dict[tuple[str, int], float]:
+    """(system, sweep) -> µs per client-tick at ``level``, for the runs that measured it."""
     cost: dict[tuple[str, int], float] = {}
     for r in runs:
         value = r.get("us_per_client_tick")
         if r.get("clients") == level and "error" not in r and isinstance(value, int | float):
             cost[(r["system"], r.get("sweep", 0))] = float(value)
+    return cost
+
+
+def sweep_ratios(runs: Sequence[dict[str, Any]], level: int) -> dict[str, list[float | None]]:
+    """pair -> the µs-per-client-tick ratio of each sweep at ``level`` (None where a side did
+    not measure it), sweeps in the order they ran, for the ``PAIRS`` only (not the floor or the
+    Python build). ``runs`` are ``--repeat`` runs: each carries its ``sweep`` (a run without one
+    counts as sweep 0), one per system, level and sweep (a later one would replace it)."""
+    cost = _costs_at(runs, level)
     out: dict[str, list[float | None]] = {}
     for ours, theirs, _ in PAIRS:
         values: list[float | None] = []
-        for sweep in range(count):
+        for sweep in range(_sweep_count(runs)):
             a, b = cost.get((ours, sweep)), cost.get((theirs, sweep))
             values.append(round(a / b, 3) if a is not None and b else None)
         if any(v is not None for v in values):
@@ -111,17 +120,13 @@ def draw_sweeps_plot(runs: Sequence[dict[str, Any]], level: int, path: Path) -> 
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
-    count = 1 + max((r.get("sweep", 0) for r in runs), default=0)
+    count = _sweep_count(runs)
     sweeps = list(range(1, count + 1))
+    cost = _costs_at(runs, level)
     fig, (cpu, ratio) = plt.subplots(2, 1, figsize=(9, 5.6), dpi=90, sharex=True)
     for system, marker, color in PLOT_STYLES:
-        by_sweep = {
-            r.get("sweep", 0): r.get("us_per_client_tick")
-            for r in runs
-            if r["system"] == system and r.get("clients") == level and "error" not in r
-        }
-        if by_sweep:
-            values = [by_sweep.get(s - 1) for s in sweeps]
+        values = [cost.get((system, sweep)) for sweep in range(count)]
+        if any(v is not None for v in values):
             cpu.plot(sweeps, values, "-" + marker, color=color, label=system, markersize=4)
     cpu.axhline(target_limit("us"), color="grey", linestyle=":", linewidth=1)
     cpu.set(ylabel=f"µs per client-tick at {level}", ylim=(0, None))
