@@ -371,8 +371,7 @@ class Room(RoomSeats):
         if self.disposed:
             return
         if self._packed_tick < self.published_tick:  # frames were built after the publish
-            self._tracker.compact(self.published_tick)
-            self._packed_tick = self.published_tick
+            self._settle_ring(self.published_tick)
         self.tick += 1
         now = self.time
         self.timers.now = now  # timers set while events are processed count from this tick
@@ -391,8 +390,7 @@ class Room(RoomSeats):
         if self.tick % self.patch_rate == 0:
             self._publish()
             if self._frames_tick == self._tracker.tick:  # frames built now: pack while warm
-                self._tracker.compact(self.tick)
-                self._packed_tick = self.tick
+                self._settle_ring(self.tick)
         if self.after_tick is not None:
             self.after_tick(self)
         if self.auto_dispose and self.is_empty:
@@ -508,6 +506,14 @@ class Room(RoomSeats):
         for client in self.clients.values():
             if client.sink is not None and client.status is ClientStatus.JOINED:
                 client.sink.wake()
+
+    def _settle_ring(self, through: int) -> None:
+        """Once the frames of the ticks through ``through`` are built: drop the changes no
+        member can still ask a patch from (``_oldest_baseline``), and pack what is left."""
+        tracker = self._tracker
+        tracker.release(self._oldest_baseline())
+        tracker.compact(through)
+        self._packed_tick = through
 
     def _state_frame(self, baseline: int) -> StateFrame:
         """The state frame for a member whose last state is ``baseline`` (-1: none): one patch

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 _RESERVED = ClientStatus.RESERVED
 _DROPPED = ClientStatus.DROPPED
+_JOINED = ClientStatus.JOINED
 
 Event = tuple[Any, ...]
 """A queued event: (kind, client, *data). Kinds: join, drop, reconnect, leave, input, message,
@@ -306,6 +307,22 @@ class RoomSeats:
             ):
                 client.status = ClientStatus.LEFT
                 self._events.appendleft(("leave", client, False))
+
+    def _oldest_baseline(self) -> int:
+        """The oldest tick a member may still ask a patch from (``StateTracker.release`` forgets
+        the changes up to it): the oldest state sent to a joined member, or -1 while a dropped
+        player may come back with any tick the ring still holds. A member with no state yet
+        gets a full one and needs nothing."""
+        oldest = self._tracker.tick
+        for client in self.clients.values():
+            status = client.status
+            if status is _JOINED:
+                sent = client.sent_tick
+                if 0 <= sent < oldest:
+                    oldest = sent
+            elif status is _DROPPED:
+                return -1
+        return oldest
 
     # -- replay (game_server.recording, bench.headless_bench) -------------------------------------
 

@@ -176,6 +176,19 @@ class StateTracker:
             ring[index] = (tick, _pack_changes(changes))  # its numbers are within 2**53
             index -= 1
 
+    def release(self, through: int) -> None:
+        """Forget the changes of every committed tick up to ``through``.
+
+        Call it when no receiver will ask for a delta from a baseline older than ``through``
+        (a room does, after publishing: every member is on ``through`` or newer). What it keeps
+        is a delta from ``through`` on: ``has_baseline`` turns False for older baselines, so a
+        full state goes instead. A tick's changes dropped here cost nothing more; packing them
+        (``compact``) is what keeping them costs.
+        """
+        ring = self._ring
+        while ring and ring[0][0] <= through:
+            self.floor = ring.popleft()[0]
+
     def rebase(self) -> None:
         """Make the current state the committed state of the current tick, forgetting every
         change and the ring (after setting up a fresh state, before anyone has a baseline)."""

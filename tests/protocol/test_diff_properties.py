@@ -177,6 +177,20 @@ def check_replay(data: st.DataObject, schema: Schema | None, value: st.SearchStr
             bodies = [tracker.encode_delta(baseline) for baseline in baselines]
             tracker.compact(tracker.tick)
             assert [tracker.encode_delta(baseline) for baseline in baselines] == bodies
+            # and forgets what every receiver is past (``receiver`` is on the tick before):
+            # the deltas from then on stay the same
+            through = data.draw(st.integers(tracker.floor - 1, tracker.tick - 1))
+            tracker.release(through)
+            assert [
+                tracker.encode_delta(baseline) if baseline >= through else None
+                for baseline in baselines
+            ] == [
+                body if baseline >= through else None
+                for baseline, body in zip(baselines, bodies, strict=True)
+            ]
+            assert all(
+                tracker.delta(baseline) is None for baseline in baselines if baseline < through
+            )
         expected = tracker.snapshot()
         apply_delta(receiver, through_msgpack(tracker.encode_delta(tracker.tick - 1)), schema)
         assert receiver == expected

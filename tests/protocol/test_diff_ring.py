@@ -363,6 +363,46 @@ def test_a_delta_merges_packed_and_unpacked_ticks() -> None:
         assert tracker.delta(baseline) == twin.delta(baseline)
 
 
+def test_release_forgets_the_ticks_through_its_argument_and_keeps_the_deltas_after() -> None:
+    tracker = _moving_tracker()
+    twin = _moving_tracker()
+    for tick in range(1, 5):
+        _play(tracker, tick)
+        _play(twin, tick)
+    tracker.compact(2)  # packed or not, a released tick goes
+    tracker.release(2)
+    assert [tick for tick, _ in tracker._ring] == [3, 4]
+    assert tracker.floor == 2
+    assert [tracker.has_baseline(tick) for tick in range(6)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert tracker.delta(1) is None
+    for baseline in (2, 3, 4):
+        assert tracker.encode_delta(baseline) == twin.encode_delta(baseline)
+
+
+def test_release_of_an_older_or_the_current_tick() -> None:
+    tracker = _moving_tracker()
+    twin = _moving_tracker()
+    for tick in range(1, 4):
+        _play(tracker, tick)
+        _play(twin, tick)
+    tracker.release(-1)  # older than the ring: nothing goes
+    assert (len(tracker._ring), tracker.floor) == (3, 0)
+    tracker.release(tracker.tick)  # everyone is on the newest tick: nothing is needed
+    assert (len(tracker._ring), tracker.floor) == (0, 3)
+    assert tracker.delta(3) == {}
+    _play(tracker, 4)
+    _play(twin, 4)
+    assert tracker.encode_delta(3) == twin.encode_delta(3) != b"\x80"
+    assert tracker.delta(2) is None
+
+
 def test_commit_and_rebase_let_go_of_the_nodes_the_containers_cached() -> None:
     tracker = _moving_tracker()
     entity, item = tracker.state["e"]["a"], tracker.state["l"][0]

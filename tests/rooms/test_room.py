@@ -842,8 +842,9 @@ def _ring_kinds(room: Room) -> list[type]:
     return [type(changes) for _, changes in room._tracker._ring]
 
 
-def test_a_room_packs_its_published_ticks_once_their_frames_are_built() -> None:
+def test_a_room_forgets_the_changes_every_member_is_past() -> None:
     room = started(Field, patch_rate=2)
+    room.keys = 1  # cell 0 changes on every tick
     alice = connect(room)  # the test sink builds a frame when it is drained, not at publish
     view = View(room)
     view.apply(received(alice))
@@ -854,22 +855,68 @@ def test_a_room_packs_its_published_ticks_once_their_frames_are_built() -> None:
     (patch,) = of_type(received(alice), Patch)  # built now, from the trees
     assert (patch.baseline, patch.tick) == (0, 2)
     view.apply([patch])
-    tick(room)  # the next tick starts by packing what was published
-    assert _ring_kinds(room) == [bytes, bytes, dict]
+    tick(room)  # the next tick starts by settling what was published: alice is past it
+    assert _ring_kinds(room) == [dict]
+    assert room._tracker.floor == 2
     tick(room)
     view.apply(received(alice))
     assert view.state == room.snapshot()
 
 
-def test_a_room_whose_frames_are_built_at_publish_packs_the_tick_at_once() -> None:
+def test_a_room_packs_the_changes_a_lagging_member_still_needs() -> None:
+    room = started(Field, patch_rate=2)
+    room.keys = 1  # cell 0 changes on every tick
+    alice, bob = connect(room), connect(room)
+    views = {alice: View(room), bob: View(room)}
+    for member, view in views.items():
+        view.apply(received(member))  # both on tick 0
+    tick(room, 2)
+    views[alice].apply(received(alice))  # alice on tick 2, bob still on 0
+    tick(room)
+    assert _ring_kinds(room) == [bytes, bytes, dict]  # bob needs ticks 1 and 2
+    assert room._tracker.floor == 0
+    tick(room)
+    for member, view in views.items():
+        view.apply(received(member))
+        assert view.state == room.snapshot()
+    assert views[bob].tick == 4
+    tick(room)  # both past tick 4 now
+    assert _ring_kinds(room) == [dict]
+
+
+def test_a_dropped_player_keeps_the_whole_ring_for_its_return() -> None:
+    room = started(Field)
+    room.keys = 1  # cell 0 changes on every tick
+    alice, bob = connect(room), connect(room)
+    view = View(room)
+    tick(room, 2)
+    view.apply(received(alice))
+    received(bob)
+    room._closed(alice, alice.connection, consented=False)  # the socket closed: dropped
+    tick(room, 4)
+    assert [t for t, _ in room._tracker._ring] == [2, 3, 4, 5, 6]  # nothing let go since
+    back = resume(room, alice.reconnect_token, view.tick)
+    frames = received(back)
+    (patch,) = of_type(frames, Patch)
+    assert (patch.baseline, patch.tick) == (2, 6)
+    view.apply(frames)
+    assert view.state == room.snapshot()
+
+
+def test_a_room_whose_frames_are_built_at_publish_settles_the_tick_at_once() -> None:
     class Eager(Field):
         def _publish(self) -> None:
             super()._publish()
             self._state_frame(self.tick - self.patch_rate)  # as the fast socket's publish does
 
     room = started(Eager)
+    lagging = connect(room)
+    received(lagging)  # on tick 0 from now on
     tick(room)
-    assert _ring_kinds(room) == [bytes]
+    assert _ring_kinds(room) == [bytes]  # packed at once: the member still needs it
+    room._leave(lagging, consented=True)
+    tick(room)
+    assert _ring_kinds(room) == []  # nobody left to need anything
 
 
 def test_every_patch_keeps_the_client_view_equal_to_the_room_state() -> None:
