@@ -126,7 +126,9 @@ class Room(RoomSeats):
     state_precision: ClassVar[dict[str, Precision]] = {}
     """Declared precision of numeric state fields, by path pattern (protocol/schema.py)."""
     state_history: ClassVar[int] = 64
-    """Ticks of changes kept, so a client that missed frames catches up with one patch."""
+    """At most this many ticks of changes are kept, so a member that fell behind catches up
+    with one patch; only the ticks a member may still ask a patch from are kept (see
+    ``_settle_ring``)."""
     input_model: ClassVar[type[BaseModel] | None] = None
     """Validates every input payload before ``on_input`` sees it."""
     options_model: ClassVar[type[BaseModel] | None] = None
@@ -174,7 +176,8 @@ class Room(RoomSeats):
         self._frames: dict[int, StateFrame] = {}
         self._frames_tick = -1
         self._packed_tick = -1
-        """The tracker's ring is packed through this tick (``StateTracker.compact``)."""
+        """The tracker's ring is settled (released and packed) through this tick
+        (``_settle_ring``)."""
         self._tokens: dict[str, Client] = {}
         self.recorder: Callable[[int, Event], None] | None = None
         """Called with (tick, event) for every event processed (see game_server.recording)."""

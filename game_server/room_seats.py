@@ -309,10 +309,12 @@ class RoomSeats:
                 self._events.appendleft(("leave", client, False))
 
     def _oldest_baseline(self) -> int:
-        """The oldest tick a member may still ask a patch from (``StateTracker.release`` forgets
-        the changes up to it): the oldest state sent to a joined member, or -1 while a dropped
-        player may come back with any tick the ring still holds. A member with no state yet
-        gets a full one and needs nothing."""
+        """The oldest tick the room keeps a patch from (``StateTracker.release`` forgets the
+        changes up to it): the oldest state sent to a joined member, whose next frame is a
+        patch from there; or -1, keeping everything still in the ring, while a dropped player
+        may come back. A member with no state yet gets a full one and needs nothing. Ticks
+        released before a player dropped are gone: if it reconnects from a tick older than the
+        last one sent to it (frames lost in flight), it gets a full state."""
         oldest = self._tracker.tick
         for client in self.clients.values():
             status = client.status

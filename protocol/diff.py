@@ -137,8 +137,9 @@ class StateTracker:
         self.tick = tick
         self.floor = tick
         self._ring: deque[tuple[int, dict[Any, Any] | bytes]] = deque()
-        """(tick, changes) of the last ``history`` commits; ``compact()`` packs the changes of
-        the ticks already published into bytes."""
+        """(tick, changes) of at most the last ``history`` commits, every tick after ``floor``
+        (``release()`` lets go of the oldest); ``compact()`` packs the changes of the ticks
+        already published into bytes."""
 
     @property
     def changed(self) -> bool:

@@ -876,15 +876,17 @@ def test_a_room_packs_the_changes_a_lagging_member_still_needs() -> None:
     assert _ring_kinds(room) == [bytes, bytes, dict]  # bob needs ticks 1 and 2
     assert room._tracker.floor == 0
     tick(room)
+    frames = {member: received(member) for member in views}
+    (catch_up,) = of_type(frames[bob], Patch)  # a patch from the kept ticks, not a full state
+    assert (catch_up.baseline, catch_up.tick) == (0, 4)
     for member, view in views.items():
-        view.apply(received(member))
+        view.apply(frames[member])
         assert view.state == room.snapshot()
-    assert views[bob].tick == 4
     tick(room)  # both past tick 4 now
     assert _ring_kinds(room) == [dict]
 
 
-def test_a_dropped_player_keeps_the_whole_ring_for_its_return() -> None:
+def test_a_dropped_player_holds_the_ring_from_its_last_state_on() -> None:
     room = started(Field)
     room.keys = 1  # cell 0 changes on every tick
     alice, bob = connect(room), connect(room)
@@ -893,12 +895,36 @@ def test_a_dropped_player_keeps_the_whole_ring_for_its_return() -> None:
     view.apply(received(alice))
     received(bob)
     room._closed(alice, alice.connection, consented=False)  # the socket closed: dropped
-    tick(room, 4)
-    assert [t for t, _ in room._tracker._ring] == [2, 3, 4, 5, 6]  # nothing let go since
+    for _ in range(4):
+        tick(room)
+        received(bob)  # bob keeps up: alice alone holds the ring
+    assert [t for t, _ in room._tracker._ring] == [2, 3, 4, 5, 6]
     back = resume(room, alice.reconnect_token, view.tick)
     frames = received(back)
     (patch,) = of_type(frames, Patch)
     assert (patch.baseline, patch.tick) == (2, 6)
+    view.apply(frames)
+    assert view.state == room.snapshot()
+
+
+def test_a_player_back_from_a_tick_the_ring_let_go_of_gets_a_full_state() -> None:
+    room = started(Field)
+    room.keys = 1
+    alice = connect(room)
+    view = View(room)
+    tick(room)
+    view.apply(received(alice))  # alice's view is on tick 1
+    tick(room)
+    received(alice)  # tick 2 is sent, and lost with the socket
+    tick(room)  # settled: every member is on tick 2
+    room._closed(alice, alice.connection, consented=False)
+    tick(room)
+    assert not room._tracker.has_baseline(1)
+    back = resume(room, alice.reconnect_token, view.tick)
+    frames = received(back)
+    assert of_type(frames, Patch) == []
+    (full,) = of_type(frames, FullState)
+    assert full.tick == 4
     view.apply(frames)
     assert view.state == room.snapshot()
 
