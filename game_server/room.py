@@ -511,8 +511,9 @@ class Room(RoomSeats):
                 client.sink.wake()
 
     def _settle_ring(self, through: int) -> None:
-        """Once the frames of the ticks through ``through`` are built: drop the changes no
-        member can still ask a patch from (``_oldest_baseline``), and pack what is left."""
+        """Once the frames of the ticks through ``through`` are built: drop the changes of
+        the ticks up to the oldest state sent to a joined member (``_oldest_baseline``), and
+        pack what is left."""
         tracker = self._tracker
         tracker.release(self._oldest_baseline())
         tracker.compact(through)

@@ -313,8 +313,8 @@ class RoomSeats:
         changes up to it): the oldest state sent to a joined member, whose next frame is a
         patch from there; or -1, keeping everything still in the ring, while a dropped player
         may come back. A member with no state yet gets a full one and needs nothing. Ticks
-        released before a player dropped are gone: if it reconnects from a tick older than the
-        last one sent to it (frames lost in flight), it gets a full state."""
+        released before a player dropped are gone: if it reconnects from one of them (frames
+        lost in flight), it gets a full state (``has_baseline``)."""
         oldest = self._tracker.tick
         for client in self.clients.values():
             status = client.status

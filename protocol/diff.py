@@ -180,8 +180,8 @@ class StateTracker:
     def release(self, through: int) -> None:
         """Forget the changes of every committed tick up to ``through``.
 
-        Call it when no receiver will ask for a delta from a baseline older than ``through``
-        (a room does, after publishing: every member is on ``through`` or newer). What it keeps
+        Call it when no receiver needs a delta from a baseline older than ``through`` (a room
+        does, after publishing: every member is on ``through`` or newer). What it keeps
         is a delta from ``through`` on: ``has_baseline`` turns False for older baselines, so a
         full state goes instead. A tick's changes dropped here cost nothing more; packing them
         (``compact``) is what keeping them costs.
