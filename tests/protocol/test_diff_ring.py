@@ -363,12 +363,17 @@ def test_a_delta_merges_packed_and_unpacked_ticks() -> None:
         assert tracker.delta(baseline) == twin.delta(baseline)
 
 
-def test_release_forgets_the_ticks_through_its_argument_and_keeps_the_deltas_after() -> None:
-    tracker = _moving_tracker()
-    twin = _moving_tracker()
-    for tick in range(1, 5):
+def _played_twins(ticks: int) -> tuple[StateTracker, StateTracker]:
+    """Two moving trackers that played ticks 1 to ``ticks`` alike."""
+    tracker, twin = _moving_tracker(), _moving_tracker()
+    for tick in range(1, ticks + 1):
         _play(tracker, tick)
         _play(twin, tick)
+    return tracker, twin
+
+
+def test_release_forgets_the_ticks_through_its_argument_and_keeps_the_deltas_after() -> None:
+    tracker, twin = _played_twins(4)
     tracker.compact(2)  # packed or not, a released tick goes
     tracker.release(2)
     assert [tick for tick, _ in tracker._ring] == [3, 4]
@@ -387,11 +392,7 @@ def test_release_forgets_the_ticks_through_its_argument_and_keeps_the_deltas_aft
 
 
 def test_release_of_an_older_or_the_current_tick() -> None:
-    tracker = _moving_tracker()
-    twin = _moving_tracker()
-    for tick in range(1, 4):
-        _play(tracker, tick)
-        _play(twin, tick)
+    tracker, twin = _played_twins(3)
     tracker.release(-1)  # older than the ring: nothing goes
     assert (len(tracker._ring), tracker.floor) == (3, 0)
     tracker.release(tracker.tick)  # everyone is on the newest tick: nothing is needed
