@@ -127,8 +127,8 @@ class Room(RoomSeats):
     """Declared precision of numeric state fields, by path pattern (protocol/schema.py)."""
     state_history: ClassVar[int] = 64
     """At most this many ticks of changes are kept, so a member that fell behind catches up
-    with one patch; only the ticks a member may still ask a patch from are kept (see
-    ``_settle_ring``)."""
+    with one patch; only the ticks after the oldest state sent to a joined member are kept
+    (see ``_settle_ring``)."""
     input_model: ClassVar[type[BaseModel] | None] = None
     """Validates every input payload before ``on_input`` sees it."""
     options_model: ClassVar[type[BaseModel] | None] = None
@@ -175,7 +175,7 @@ class Room(RoomSeats):
         self._events: deque[Event] = deque()
         self._frames: dict[int, StateFrame] = {}
         self._frames_tick = -1
-        self._packed_tick = -1
+        self._settled_tick = -1
         """The tracker's ring is settled (released and packed) through this tick
         (``_settle_ring``)."""
         self._tokens: dict[str, Client] = {}
@@ -373,7 +373,7 @@ class Room(RoomSeats):
         """Run one tick (see the module docstring for the order)."""
         if self.disposed:
             return
-        if self._packed_tick < self.published_tick:  # frames were built after the publish
+        if self._settled_tick < self.published_tick:  # frames were built after the publish
             self._settle_ring(self.published_tick)
         self.tick += 1
         now = self.time
@@ -392,7 +392,7 @@ class Room(RoomSeats):
         self.stats.ticks += 1
         if self.tick % self.patch_rate == 0:
             self._publish()
-            if self._frames_tick == self._tracker.tick:  # frames built now: pack while warm
+            if self._frames_tick == self._tracker.tick:  # frames built now: settle while warm
                 self._settle_ring(self.tick)
         if self.after_tick is not None:
             self.after_tick(self)
@@ -517,7 +517,7 @@ class Room(RoomSeats):
         tracker = self._tracker
         tracker.release(self._oldest_baseline())
         tracker.compact(through)
-        self._packed_tick = through
+        self._settled_tick = through
 
     def _state_frame(self, baseline: int) -> StateFrame:
         """The state frame for a member whose last state is ``baseline`` (-1: none): one patch
